@@ -1,0 +1,133 @@
+// Package streams declares Keycard's JetStream streams (DESIGN.md §3) and
+// creates or updates them idempotently at start-up, so every service and
+// test runs against the same definitions.
+package streams
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Stream names.
+const (
+	Inbox  = "HR_INBOX"
+	Events = "HR_EVENTS"
+	Sched  = "HR_SCHED"
+	DLQ    = "HR_DLQ"
+	Audit  = "AUDIT"
+)
+
+// InboxSubject is where raw deliveries from one HR source land.
+func InboxSubject(source string) string { return "hr.inbox." + source }
+
+// Options are the per-deployment knobs; zero values mean the defaults.
+type Options struct {
+	// Replicas is 1 on a single node, 3 on a cluster.
+	Replicas int
+	// InboxDuplicates is HR_INBOX's dedup window. It must cover BambooHR's
+	// whole retry horizon (5+10+20+40+80 = 155 minutes after the first try)
+	// so a retried delivery is stored once; 6h leaves room for a slow
+	// first attempt. It must also be at least the webhook timestamp window,
+	// so a replayed request that passes the signature check is a duplicate.
+	InboxDuplicates time.Duration
+}
+
+// DefaultInboxDuplicates is HR_INBOX's default dedup window.
+const DefaultInboxDuplicates = 6 * time.Hour
+
+// Configs returns the stream definitions for o.
+func Configs(o Options) []jetstream.StreamConfig {
+	if o.Replicas <= 0 {
+		o.Replicas = 1
+	}
+	if o.InboxDuplicates <= 0 {
+		o.InboxDuplicates = DefaultInboxDuplicates
+	}
+	const day = 24 * time.Hour
+	return []jetstream.StreamConfig{
+		{
+			Name:        Inbox,
+			Description: "Raw signed HR deliveries, as received",
+			Subjects:    []string{"hr.inbox.>"},
+			Retention:   jetstream.LimitsPolicy,
+			Storage:     jetstream.FileStorage,
+			Replicas:    o.Replicas,
+			MaxAge:      14 * day, // room to replay the normalizer after an outage
+			Duplicates:  o.InboxDuplicates,
+			DenyDelete:  true,
+		},
+		{
+			Name:        Events,
+			Description: "Canonical employee lifecycle events with snapshots",
+			Subjects:    []string{"hr.employee.>"},
+			Retention:   jetstream.LimitsPolicy,
+			Storage:     jetstream.FileStorage,
+			Replicas:    o.Replicas,
+			MaxAge:      90 * day, // the replay horizon for workers
+			Duplicates:  day,
+			DenyDelete:  true,
+			DenyPurge:   true,
+		},
+		{
+			// Schedules are ordinary messages: no MaxAge, or a termination
+			// dated months ahead would expire before it fires. Schedules
+			// force AllowRollup and allow purges (cancelling = purging a
+			// schedule's subject), which is why they are not on HR_EVENTS.
+			Name:              Sched,
+			Description:       "Effective-dated re-checks (message schedules)",
+			Subjects:          []string{"hr.sched.>"},
+			Retention:         jetstream.LimitsPolicy,
+			Storage:           jetstream.FileStorage,
+			Replicas:          o.Replicas,
+			AllowMsgSchedules: true,
+			AllowMsgTTL:       true,
+			AllowRollup:       true,
+			Duplicates:        day,
+		},
+		{
+			Name:        DLQ,
+			Description: "Dead letters with reason headers",
+			Subjects:    []string{"dlq.>"},
+			Retention:   jetstream.LimitsPolicy,
+			Storage:     jetstream.FileStorage,
+			Replicas:    o.Replicas,
+			MaxAge:      90 * day,
+			Duplicates:  day,
+		},
+		{
+			Name:        Audit,
+			Description: "One record per applied or refused change",
+			Subjects:    []string{"audit.>"},
+			Retention:   jetstream.LimitsPolicy,
+			Storage:     jetstream.FileStorage,
+			Replicas:    o.Replicas,
+			MaxAge:      400 * day, // a year of audit plus a quarter to read it
+			Duplicates:  day,
+			DenyDelete:  true,
+			DenyPurge:   true,
+		},
+	}
+}
+
+// Ensure creates every stream or updates it to the current definition.
+func Ensure(ctx context.Context, js jetstream.JetStream, o Options) error {
+	for _, cfg := range Configs(o) {
+		if _, err := js.CreateOrUpdateStream(ctx, cfg); err != nil {
+			return fmt.Errorf("ensure stream %s: %w", cfg.Name, err)
+		}
+	}
+	return nil
+}
+
+// Ready is a readiness check: JetStream answers and HR_INBOX exists.
+func Ready(js jetstream.JetStream) func(context.Context) error {
+	return func(ctx context.Context) error {
+		if _, err := js.Stream(ctx, Inbox); err != nil {
+			return fmt.Errorf("JetStream stream %s: %w", Inbox, err)
+		}
+		return nil
+	}
+}

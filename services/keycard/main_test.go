@@ -1,0 +1,240 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"keycard/pkg/bamboohr/webhook"
+	"keycard/pkg/streams"
+)
+
+const key = "e2e-key-not-real"
+
+// logTail collects run's JSON log lines so the test can learn the addresses
+// it chose (every address is port 0).
+type logTail struct {
+	mu    sync.Mutex
+	lines []map[string]any
+	pw    *io.PipeWriter
+}
+
+func newLogTail() *logTail {
+	pr, pw := io.Pipe()
+	l := &logTail{pw: pw}
+	go func() {
+		sc := bufio.NewScanner(pr)
+		for sc.Scan() {
+			var m map[string]any
+			if json.Unmarshal(sc.Bytes(), &m) == nil {
+				l.mu.Lock()
+				l.lines = append(l.lines, m)
+				l.mu.Unlock()
+			}
+		}
+	}()
+	return l
+}
+
+func (l *logTail) Write(p []byte) (int, error) { return l.pw.Write(p) }
+
+// field waits for a log line with message msg and returns its field f.
+func (l *logTail) field(t *testing.T, msg, f string) string {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		l.mu.Lock()
+		for _, m := range l.lines {
+			if m["message"] == msg {
+				if v, ok := m[f].(string); ok {
+					l.mu.Unlock()
+					return v
+				}
+			}
+		}
+		l.mu.Unlock()
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("no log line %q with field %q", msg, f)
+	return ""
+}
+
+type instance struct {
+	webhookURL, opsURL, natsURL string
+	cancel                      context.CancelFunc
+	done                        chan error
+}
+
+// start runs the single binary in-process with dataDir; it is not
+// parallel-safe (t.Setenv), which is why these tests are sequential.
+func start(t *testing.T, dataDir string) *instance {
+	t.Helper()
+	t.Setenv("BAMBOOHR_WEBHOOK_KEY", key)
+	t.Setenv("KEYCARD_HTTP_ADDR", "127.0.0.1:0")
+	t.Setenv("KEYCARD_METRICS_ADDR", "127.0.0.1:0")
+	t.Setenv("KEYCARD_NATS_LISTEN", "127.0.0.1:0")
+	t.Setenv("KEYCARD_DATA_DIR", dataDir)
+	logs := newLogTail()
+	ctx, cancel := context.WithCancel(context.Background())
+	in := &instance{cancel: cancel, done: make(chan error, 1)}
+	go func() { in.done <- run(ctx, logs) }()
+	in.webhookURL = logs.field(t, "accepting BambooHR webhooks", "url")
+	in.opsURL = logs.field(t, "serving /metrics, /healthz, /readyz", "url")
+	in.natsURL = logs.field(t, "embedded NATS JetStream ready", "nats")
+	return in
+}
+
+func (in *instance) stop(t *testing.T) {
+	t.Helper()
+	in.cancel()
+	select {
+	case err := <-in.done:
+		if err != nil {
+			t.Fatalf("run returned %v", err)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("run did not return after cancel")
+	}
+}
+
+func post(t *testing.T, url string, body []byte) (int, string) {
+	t.Helper()
+	ts := strconv.FormatInt(time.Now().Unix(), 10)
+	req, _ := http.NewRequest(http.MethodPost, url, bytes.NewReader(body))
+	req.Header.Set(webhook.HeaderTimestamp, ts)
+	req.Header.Set(webhook.HeaderSignature, webhook.Sign([]byte(key), body, ts))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+func get(t *testing.T, url string) (int, string) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+func inbox(t *testing.T, natsURL string) []*jetstream.RawStreamMsg {
+	t.Helper()
+	nc, err := nats.Connect(natsURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, _ := jetstream.New(nc)
+	ctx := context.Background()
+	s, err := js.Stream(ctx, streams.Inbox)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, _ := s.Info(ctx)
+	var out []*jetstream.RawStreamMsg
+	for seq := info.State.FirstSeq; info.State.Msgs > 0 && seq <= info.State.LastSeq; seq++ {
+		m, err := s.GetMsg(ctx, seq)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, m)
+	}
+	return out
+}
+
+func TestSingleBinaryEndToEnd(t *testing.T) {
+	dataDir := t.TempDir()
+	in := start(t, dataDir)
+
+	if code, body := get(t, in.opsURL+"/readyz"); code != 200 {
+		t.Fatalf("/readyz = %d %s", code, body)
+	}
+	hire := []byte(`{"type":"employee.created","timestamp":"2026-11-25T09:00:00+0000","data":{"companyId":"1","employeeId":"1001"}}`)
+	leaver := []byte(`{"employees":[{"action":"Updated","changedFields":["Status"],"fields":{"Status":"Inactive"},"id":"1002","timestamp":"2026-11-25T09:01:00+0000"}]}`)
+	for _, b := range [][]byte{hire, leaver, hire} {
+		if code, body := post(t, in.webhookURL, b); code != http.StatusAccepted {
+			t.Fatalf("POST = %d %s", code, body)
+		}
+	}
+	if code, body := post(t, in.webhookURL, []byte(`{"nope":1}`)); code != http.StatusBadRequest {
+		t.Fatalf("bad shape = %d %s", code, body)
+	}
+	msgs := inbox(t, in.natsURL)
+	if len(msgs) != 2 || !bytes.Equal(msgs[0].Data, hire) || !bytes.Equal(msgs[1].Data, leaver) {
+		t.Fatalf("HR_INBOX holds %d messages, want the hire and the leaver once each", len(msgs))
+	}
+	_, metrics := get(t, in.opsURL+"/metrics")
+	for _, want := range []string{
+		`keycard_ingester_requests_total{outcome="accepted"} 2`,
+		`keycard_ingester_requests_total{outcome="duplicate"} 1`,
+		`keycard_ingester_requests_total{outcome="bad_request"} 1`,
+		`keycard_ingester_publish_duration_seconds_count 3`,
+	} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+	if strings.Contains(metrics, key) {
+		t.Error("/metrics contains the webhook key")
+	}
+	in.stop(t)
+
+	// The file store survives a restart: nothing accepted is lost, and the
+	// dedup window still knows the hire.
+	in = start(t, dataDir)
+	defer in.stop(t)
+	if code, body := post(t, in.webhookURL, hire); code != http.StatusAccepted || !strings.Contains(body, `"duplicate":true`) {
+		t.Fatalf("hire after restart = %d %s, want 202 duplicate", code, body)
+	}
+	if n := len(inbox(t, in.natsURL)); n != 2 {
+		t.Fatalf("after restart HR_INBOX holds %d messages, want 2", n)
+	}
+}
+
+func TestRefusesToStartWithoutKey(t *testing.T) {
+	t.Setenv("BAMBOOHR_WEBHOOK_KEY", "")
+	t.Setenv("KEYCARD_INSECURE_SKIP_VERIFY", "false")
+	t.Setenv("KEYCARD_DATA_DIR", t.TempDir())
+	var out bytes.Buffer
+	err := run(context.Background(), &out)
+	if err == nil || !strings.Contains(err.Error(), "BAMBOOHR_WEBHOOK_KEY is not set") {
+		t.Fatalf("run = %v, want a clear refusal", err)
+	}
+}
+
+func TestRejectsBadSettings(t *testing.T) {
+	for _, tt := range []struct{ env, val, want string }{
+		{"KEYCARD_NATS_SYNC", "sometimes", "KEYCARD_NATS_SYNC"},
+		{"KEYCARD_WEBHOOK_MAX_AGE", "7h", "exceeds the HR_INBOX dedup window"},
+		{"KEYCARD_LOG_LEVEL", "loud", "log level"},
+		{"KEYCARD_MAX_BODY_BYTES", "lots", "KEYCARD_MAX_BODY_BYTES"},
+	} {
+		t.Run(tt.env, func(t *testing.T) {
+			t.Setenv("BAMBOOHR_WEBHOOK_KEY", key)
+			t.Setenv("KEYCARD_DATA_DIR", t.TempDir())
+			t.Setenv("KEYCARD_NATS_LISTEN", "")
+			t.Setenv(tt.env, tt.val)
+			err := run(context.Background(), io.Discard)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("run = %v, want an error mentioning %q", err, tt.want)
+			}
+		})
+	}
+}
