@@ -13,15 +13,8 @@ import (
 	"time"
 
 	"github.com/kelseyhightower/envconfig"
-	"github.com/nats-io/nats.go/jetstream"
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
-	"golang.org/x/sync/errgroup"
 
-	"keycard/pkg/logging"
-	"keycard/pkg/natsconn"
-	"keycard/pkg/opshttp"
-	"keycard/pkg/streams"
+	"keycard/pkg/service"
 	"keycard/services/ingester/ingest"
 )
 
@@ -36,7 +29,6 @@ func main() {
 func run(ctx context.Context, stdout io.Writer) error {
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
-
 	var cfg config
 	if err := envconfig.Process("", &cfg); err != nil {
 		return err
@@ -44,49 +36,13 @@ func run(ctx context.Context, stdout io.Writer) error {
 	if err := cfg.Settings.Validate(cfg.InboxDuplicates); err != nil {
 		return err
 	}
-	log, err := logging.New(stdout, cfg.LogLevel, cfg.LogFormat)
+	rt, err := service.Setup(ctx, cfg.Base, "ingester", stdout, service.External(cfg.Base, "keycard-ingester"))
 	if err != nil {
 		return err
 	}
-	log = log.With().Str("service", "ingester").Logger()
-	if cfg.Settings.InsecureSkipVerify {
-		log.Warn().Msg("KEYCARD_INSECURE_SKIP_VERIFY is set: webhook signatures are NOT checked")
-	}
-
-	nc, err := natsconn.Connect(cfg.NATSURL, "keycard-ingester", log)
+	serve, err := ingest.Start(cfg.HTTPAddr, cfg.Settings, rt.JS, rt.Log, rt.Registry, time.Now)
 	if err != nil {
 		return err
 	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		return err
-	}
-	sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	err = streams.Ensure(sctx, js, streams.Options{Replicas: cfg.StreamReplicas, InboxDuplicates: cfg.InboxDuplicates})
-	cancel()
-	if err != nil {
-		return err
-	}
-
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	h := ingest.New(cfg.Settings, js, log, reg, time.Now)
-	ln, srv, err := ingest.Listen(cfg.HTTPAddr, h)
-	if err != nil {
-		return err
-	}
-	opsLn, opsSrv, err := opshttp.Listen(cfg.MetricsAddr, opshttp.Handler(reg, map[string]opshttp.ReadyCheck{
-		"jetstream": streams.Ready(js),
-	}))
-	if err != nil {
-		ln.Close()
-		return err
-	}
-	log.Info().Str("url", "http://"+opsLn.Addr().String()).Msg("serving /metrics, /healthz, /readyz")
-
-	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return ingest.Serve(gctx, ln, srv, cfg.Settings, log) })
-	g.Go(func() error { return opshttp.Serve(gctx, opsSrv, opsLn, 5*time.Second) })
-	return g.Wait() // the deferred Close runs after every in-flight publish finished
+	return rt.Run(ctx, serve)
 }

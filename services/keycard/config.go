@@ -4,30 +4,34 @@ import (
 	"fmt"
 	"time"
 
+	"keycard/pkg/service"
 	"keycard/services/ingester/ingest"
+	"keycard/services/normalizer/normalize"
+)
+
+// Aliases give the two embedded Settings distinct field names.
+type (
+	IngestSettings     = ingest.Settings
+	NormalizerSettings = normalize.Settings
 )
 
 // config is the single binary's environment; README.md lists every
-// variable with its default.
+// variable with its default. Embedded structs keep their variables' exact
+// names, shared with the standalone services.
 type config struct {
-	ingest.Settings // embedded so its variables keep their exact names
+	service.Base
+	IngestSettings
+	NormalizerSettings
 
-	HTTPAddr    string `envconfig:"KEYCARD_HTTP_ADDR" default:":8080"`
-	MetricsAddr string `envconfig:"KEYCARD_METRICS_ADDR" default:":9090"`
-	DataDir     string `envconfig:"KEYCARD_DATA_DIR" default:"./data"`
-	// NATSURL switches from the embedded server to an external one.
-	NATSURL string `envconfig:"NATS_URL"`
+	HTTPAddr string `envconfig:"KEYCARD_HTTP_ADDR" default:":8080"`
+	DataDir  string `envconfig:"KEYCARD_DATA_DIR" default:"./data"`
 	// NATSListen exposes the embedded server to provctl and the nats CLI;
 	// loopback only by default, empty for in-process connections only.
 	NATSListen string `envconfig:"KEYCARD_NATS_LISTEN" default:"127.0.0.1:4222"`
 	// NATSSync is "always" (fsync before every PubAck: an accepted webhook
 	// survives a power loss) or an fsync interval such as "2m" (faster;
 	// survives a process crash but not a power loss).
-	NATSSync        string        `envconfig:"KEYCARD_NATS_SYNC" default:"always"`
-	StreamReplicas  int           `envconfig:"KEYCARD_STREAM_REPLICAS" default:"1"`
-	InboxDuplicates time.Duration `envconfig:"KEYCARD_INBOX_DEDUP_WINDOW" default:"6h"`
-	LogLevel        string        `envconfig:"KEYCARD_LOG_LEVEL" default:"info"`
-	LogFormat       string        `envconfig:"KEYCARD_LOG_FORMAT" default:"json"`
+	NATSSync string `envconfig:"KEYCARD_NATS_SYNC" default:"always"`
 }
 
 // syncMode parses NATSSync.

@@ -1,7 +1,7 @@
 // Command keycard is the whole of Keycard in one process: an embedded NATS
-// JetStream server with its file store under KEYCARD_DATA_DIR and the
-// webhook ingester (later issues add the normalizer and workers). It is
-// what `make run` starts.
+// JetStream server with its file store under KEYCARD_DATA_DIR (or an
+// external NATS_URL), the webhook ingester and the normalizer (later
+// issues add the workers). It is what `make run` starts.
 package main
 
 import (
@@ -16,18 +16,12 @@ import (
 	"github.com/kelseyhightower/envconfig"
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/rs/zerolog"
-	"golang.org/x/sync/errgroup"
 
-	"keycard/pkg/logging"
-	"keycard/pkg/natsconn"
 	"keycard/pkg/natsembed"
-	"keycard/pkg/opshttp"
-	"keycard/pkg/streams"
+	"keycard/pkg/service"
 	"keycard/services/ingester/ingest"
+	"keycard/services/normalizer/normalize"
 )
 
 func main() {
@@ -50,90 +44,61 @@ func run(ctx context.Context, stdout io.Writer) error {
 	if err := cfg.Validate(cfg.InboxDuplicates); err != nil {
 		return err
 	}
-	log, err := logging.New(stdout, cfg.LogLevel, cfg.LogFormat)
+	connect := service.External(cfg.Base, "keycard")
+	if cfg.NATSURL == "" {
+		connect = embedded(cfg)
+	}
+	rt, err := service.Setup(ctx, cfg.Base, "keycard", stdout, connect)
 	if err != nil {
 		return err
 	}
-	if cfg.InsecureSkipVerify {
-		log.Warn().Msg("KEYCARD_INSECURE_SKIP_VERIFY is set: webhook signatures are NOT checked")
-	}
-
-	nc, shutdownNATS, err := connect(cfg, log)
+	serveWebhooks, err := ingest.Start(cfg.HTTPAddr, cfg.IngestSettings, rt.JS, rt.Log.With().Str("component", "ingester").Logger(), rt.Registry, time.Now)
 	if err != nil {
 		return err
 	}
-	defer shutdownNATS()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		return err
+	parts := []service.Part{serveWebhooks}
+	if cfg.Configured() {
+		parts = append(parts, func(ctx context.Context) error {
+			return normalize.Serve(ctx, rt.JS, cfg.NormalizerSettings, cfg.StreamReplicas, rt.Log.With().Str("component", "normalizer").Logger(), rt.Registry)
+		})
+	} else {
+		rt.Log.Warn().Msg("BambooHR API not configured (BAMBOOHR_API_KEY, BAMBOOHR_COMPANY): " +
+			"deliveries are stored in HR_INBOX and normalized once it is")
 	}
-	sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	err = streams.Ensure(sctx, js, streams.Options{Replicas: cfg.StreamReplicas, InboxDuplicates: cfg.InboxDuplicates})
-	cancel()
-	if err != nil {
-		return err
-	}
-
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	h := ingest.New(cfg.Settings, js, log.With().Str("component", "ingester").Logger(), reg, time.Now)
-	ln, srv, err := ingest.Listen(cfg.HTTPAddr, h)
-	if err != nil {
-		return err
-	}
-	opsLn, opsSrv, err := opshttp.Listen(cfg.MetricsAddr, opshttp.Handler(reg, map[string]opshttp.ReadyCheck{
-		"jetstream": streams.Ready(js),
-	}))
-	if err != nil {
-		ln.Close()
-		return err
-	}
-	log.Info().Str("url", "http://"+opsLn.Addr().String()).Msg("serving /metrics, /healthz, /readyz")
-
-	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return ingest.Serve(gctx, ln, srv, cfg.Settings, log) })
-	g.Go(func() error { return opshttp.Serve(gctx, opsSrv, opsLn, 5*time.Second) })
-	err = g.Wait()
-	log.Info().Err(err).Msg("keycard stopped")
+	err = rt.Run(ctx, parts...)
+	rt.Log.Info().Err(err).Msg("keycard stopped")
 	return err
 }
 
-// connect returns a connection to NATS_URL or, by default, to a server
-// embedded in this process, and the function that closes both in order.
-func connect(cfg config, log zerolog.Logger) (*nats.Conn, func(), error) {
-	if cfg.NATSURL != "" {
-		nc, err := natsconn.Connect(cfg.NATSURL, "keycard", log)
+// embedded starts a NATS server inside this process and connects to it.
+func embedded(cfg config) service.Connector {
+	return func(log zerolog.Logger) (*nats.Conn, func(), error) {
+		always, interval, err := cfg.syncMode()
 		if err != nil {
 			return nil, nil, err
 		}
-		log.Info().Str("nats", nc.ConnectedUrlRedacted()).Msg("using external NATS")
-		return nc, nc.Close, nil
+		if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
+			return nil, nil, fmt.Errorf("data directory: %w", err)
+		}
+		ns, err := natsembed.Start(natsembed.Options{
+			// The server keeps its streams in DataDir/jetstream.
+			Name: "keycard", StoreDir: cfg.DataDir, Listen: cfg.NATSListen, SyncAlways: always, SyncInterval: interval,
+		}, log)
+		if err != nil {
+			return nil, nil, err
+		}
+		nc, err := nats.Connect("", nats.InProcessServer(ns), nats.Name("keycard"))
+		if err != nil {
+			shutdownServer(ns)
+			return nil, nil, fmt.Errorf("connect to embedded NATS: %w", err)
+		}
+		ev := log.Info().Str("store", cfg.DataDir).Str("sync", cfg.NATSSync)
+		if cfg.NATSListen != "" {
+			ev = ev.Str("nats", ns.ClientURL())
+		}
+		ev.Msg("embedded NATS JetStream ready")
+		return nc, func() { nc.Close(); shutdownServer(ns) }, nil
 	}
-	always, interval, err := cfg.syncMode()
-	if err != nil {
-		return nil, nil, err
-	}
-	storeDir := cfg.DataDir // the server adds its own jetstream/ below it
-	if err := os.MkdirAll(storeDir, 0o750); err != nil {
-		return nil, nil, fmt.Errorf("data directory: %w", err)
-	}
-	ns, err := natsembed.Start(natsembed.Options{
-		Name: "keycard", StoreDir: storeDir, Listen: cfg.NATSListen, SyncAlways: always, SyncInterval: interval,
-	}, log)
-	if err != nil {
-		return nil, nil, err
-	}
-	nc, err := nats.Connect("", nats.InProcessServer(ns), nats.Name("keycard"))
-	if err != nil {
-		shutdownServer(ns)
-		return nil, nil, fmt.Errorf("connect to embedded NATS: %w", err)
-	}
-	ev := log.Info().Str("store", storeDir).Str("sync", cfg.NATSSync)
-	if cfg.NATSListen != "" {
-		ev = ev.Str("nats", ns.ClientURL())
-	}
-	ev.Msg("embedded NATS JetStream ready")
-	return nc, func() { nc.Close(); shutdownServer(ns) }, nil
 }
 
 func shutdownServer(ns *server.Server) {

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -16,7 +17,9 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"keycard/pkg/bamboohr/bamboohrtest"
 	"keycard/pkg/bamboohr/webhook"
+	"keycard/pkg/event"
 	"keycard/pkg/streams"
 )
 
@@ -136,6 +139,11 @@ func get(t *testing.T, url string) (int, string) {
 
 func inbox(t *testing.T, natsURL string) []*jetstream.RawStreamMsg {
 	t.Helper()
+	return streamMsgs(t, natsURL, streams.Inbox)
+}
+
+func streamMsgs(t *testing.T, natsURL, stream string) []*jetstream.RawStreamMsg {
+	t.Helper()
 	nc, err := nats.Connect(natsURL)
 	if err != nil {
 		t.Fatal(err)
@@ -143,7 +151,7 @@ func inbox(t *testing.T, natsURL string) []*jetstream.RawStreamMsg {
 	defer nc.Close()
 	js, _ := jetstream.New(nc)
 	ctx := context.Background()
-	s, err := js.Stream(ctx, streams.Inbox)
+	s, err := js.Stream(ctx, stream)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -206,6 +214,56 @@ func TestSingleBinaryEndToEnd(t *testing.T) {
 	if n := len(inbox(t, in.natsURL)); n != 2 {
 		t.Fatalf("after restart HR_INBOX holds %d messages, want 2", n)
 	}
+}
+
+// With a BambooHR tenant configured, a signed hire webhook becomes one
+// canonical event in HR_EVENTS, and a termination a second one.
+func TestSingleBinaryNormalizes(t *testing.T) {
+	fake := bamboohrtest.New()
+	defer fake.Close()
+	fake.Put(bamboohrtest.Employee{ID: "1001", FirstName: "Grace", LastName: "Hopper", WorkEmail: "grace@example.com",
+		Status: "Active", EmploymentHistoryStatus: "Full-Time", Department: "Engineering", HireDate: "2024-03-01"})
+	t.Setenv("BAMBOOHR_API_URL", fake.URL())
+	t.Setenv("BAMBOOHR_API_KEY", fake.APIKey())
+	t.Setenv("BAMBOOHR_COMPANY", fake.Company())
+	in := start(t, t.TempDir())
+	defer in.stop(t)
+
+	hire := []byte(`{"type":"employee.created","timestamp":"2026-11-25T09:00:00+0000","data":{"companyId":"1","employeeId":"1001"}}`)
+	if code, body := post(t, in.webhookURL, hire); code != http.StatusAccepted {
+		t.Fatalf("POST = %d %s", code, body)
+	}
+	if kinds := waitKinds(t, in.natsURL, 1); !slices.Equal(kinds, []string{"hired"}) {
+		t.Fatalf("HR_EVENTS kinds = %v, want [hired]", kinds)
+	}
+	fake.Update("1001", func(e *bamboohrtest.Employee) { e.Status, e.TerminationDate = "Inactive", "2026-11-20" })
+	leave := []byte(`{"type":"employee.updated","timestamp":"2026-11-25T10:00:00+0000","data":{"companyId":"1","employeeId":"1001","changedFields":["status"]}}`)
+	if code, body := post(t, in.webhookURL, leave); code != http.StatusAccepted {
+		t.Fatalf("POST = %d %s", code, body)
+	}
+	if kinds := waitKinds(t, in.natsURL, 2); !slices.Equal(kinds, []string{"hired", "terminated"}) {
+		t.Fatalf("HR_EVENTS kinds = %v, want [hired terminated]", kinds)
+	}
+}
+
+// waitKinds waits until HR_EVENTS holds n events, validating each against
+// the schema, and returns their kinds.
+func waitKinds(t *testing.T, natsURL string, n int) []string {
+	t.Helper()
+	var kinds []string
+	for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		kinds = kinds[:0]
+		for _, m := range streamMsgs(t, natsURL, streams.Events) {
+			if err := event.Validate(m.Data); err != nil {
+				t.Fatalf("invalid event: %v", err)
+			}
+			kinds = append(kinds, m.Header.Get(event.HeaderKind))
+		}
+		if len(kinds) >= n {
+			break
+		}
+	}
+	return kinds
 }
 
 func TestRefusesToStartWithoutKey(t *testing.T) {

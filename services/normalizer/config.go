@@ -1,0 +1,13 @@
+package main
+
+import (
+	"keycard/pkg/service"
+	"keycard/services/normalizer/normalize"
+)
+
+// config is the standalone normalizer's environment (embedded structs keep
+// their variables' exact names).
+type config struct {
+	service.Base
+	normalize.Settings
+}

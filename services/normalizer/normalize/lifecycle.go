@@ -1,0 +1,155 @@
+package normalize
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"keycard/pkg/bamboohr"
+	"keycard/pkg/event"
+)
+
+// state is where a person stands on a given day. It is derived from the
+// snapshot and today's date in the person's time zone, and stored with the
+// snapshot so the next change can be classified against it.
+type state string
+
+const (
+	// pending: hired with a start date still in the future; no access yet.
+	pending state = "pending"
+	active  state = "active"
+	// terminated: inactive in HR, or a termination or contract end date
+	// that is today or past ("today acts now").
+	terminated state = "terminated"
+)
+
+// stateOn derives the state of e on day today ("YYYY-MM-DD"). Dates are
+// compared as strings, which orders ISO dates correctly.
+func stateOn(e event.Employee, today string) state {
+	switch {
+	case e.Status == event.StatusInactive,
+		strings.EqualFold(e.EmploymentStatus, "Terminated"),
+		e.TerminationDate != "" && e.TerminationDate <= today,
+		e.ContractEndDate != "" && e.ContractEndDate <= today:
+		return terminated
+	case e.HireDate != "" && e.HireDate > today:
+		return pending
+	}
+	return active
+}
+
+// moveFields are the snapshot fields whose change makes an update a move:
+// they are what access rules key on.
+var moveFields = map[string]bool{
+	"department": true, "division": true, "job_title": true, "location": true,
+	"manager_id": true, "employment_type": true,
+}
+
+// classify decides which event, if any, the change from prev to next is.
+// prev is nil the first time a person is seen.
+func classify(prev *record, next event.Employee, st state) (event.Kind, bool) {
+	if prev == nil {
+		switch st {
+		case active:
+			return event.Hired, true
+		case terminated:
+			// First sighting of someone already gone: say so, so that any
+			// account that exists anyway is switched off.
+			return event.Terminated, true
+		}
+		return "", false // a future hire: nothing to grant before the start date
+	}
+	switch {
+	case st == active && prev.State != active:
+		if prev.EverTerminated {
+			return event.Rehired, true
+		}
+		return event.Hired, true
+	case st == terminated && prev.State != terminated:
+		// Includes an offer withdrawn before day one: nothing was granted,
+		// but saying so keeps anything from being granted by mistake.
+		return event.Terminated, true
+	case st == pending:
+		if prev.State == active {
+			// A start date moved into the future: access must wait.
+			return event.Updated, true
+		}
+		return "", false
+	}
+	changed := event.Diff(prev.Employee, next)
+	if len(changed) == 0 {
+		return "", false
+	}
+	if st == active {
+		for _, f := range changed {
+			if moveFields[f] {
+				return event.Moved, true
+			}
+		}
+	}
+	return event.Updated, true
+}
+
+// mapping turns a BambooHR record into the canonical snapshot.
+type mapping struct {
+	defaultZone        *time.Location
+	contractorStatuses []string // employment statuses that mean "contractor"
+}
+
+func (m mapping) employee(b bamboohr.Employee) event.Employee {
+	e := event.Employee{
+		ID:               b.ID,
+		FirstName:        b.FirstName,
+		LastName:         b.LastName,
+		PreferredName:    b.PreferredName,
+		DisplayName:      b.DisplayName,
+		WorkEmail:        b.WorkEmail,
+		Status:           event.StatusActive,
+		EmploymentStatus: b.EmploymentStatus,
+		Department:       b.Department,
+		Division:         b.Division,
+		JobTitle:         b.JobTitle,
+		Location:         b.Location,
+		TimeZone:         m.zone(b.TimeZone).String(),
+		ManagerID:        b.SupervisorID,
+		HireDate:         b.HireDate,
+		TerminationDate:  b.TerminationDate,
+		ContractEndDate:  b.ContractEndDate,
+		Custom:           b.Custom,
+	}
+	if strings.EqualFold(b.Status, bamboohr.StatusInactive) {
+		e.Status = event.StatusInactive
+	}
+	if b.EmploymentStatus != "" {
+		e.EmploymentType = event.EmploymentTypeEmployee
+		for _, s := range m.contractorStatuses {
+			if strings.EqualFold(b.EmploymentStatus, s) {
+				e.EmploymentType = event.EmploymentTypeContractor
+			}
+		}
+	}
+	if len(e.Custom) == 0 {
+		e.Custom = nil
+	}
+	return e
+}
+
+// zone resolves an IANA name from HR, falling back to the company zone
+// for an empty or unknown name.
+func (m mapping) zone(name string) *time.Location {
+	if name != "" {
+		if loc, err := time.LoadLocation(name); err == nil {
+			return loc
+		}
+	}
+	return m.defaultZone
+}
+
+// at is the instant of clock time hhmm ("18:00") on date in loc.
+func at(date, hhmm string, loc *time.Location) (time.Time, error) {
+	t, err := time.ParseInLocation("2006-01-02 15:04", date+" "+hhmm, loc)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("effective date %q at %q: %w", date, hhmm, err)
+	}
+	return t, nil
+}
