@@ -86,7 +86,12 @@ func New(cfg Config) (*Client, error) {
 	}
 	c.maxBackoff = max(c.maxBackoff, c.initialBackoff)
 	if c.hc == nil {
-		c.hc = &http.Client{}
+		// The default transport keeps 2 idle connections per host, so a
+		// normalizer running many rechecks at once would open and close a
+		// TCP+TLS connection per call; keep enough for its concurrency.
+		t := http.DefaultTransport.(*http.Transport).Clone()
+		t.MaxIdleConnsPerHost = DefaultMaxIdleConns
+		c.hc = &http.Client{Transport: t}
 	}
 	if c.now == nil {
 		c.now = time.Now

@@ -20,6 +20,7 @@ const (
 	DefaultMaxRetryAfter  = 30 * time.Second
 	DefaultMaxBodyBytes   = 8 << 20
 	DefaultUserAgent      = "keycard-bamboohr/1"
+	DefaultMaxIdleConns   = 32
 )
 
 // maxFields is BambooHR's limit on the fields of one request; more gives 400.
@@ -37,7 +38,8 @@ type Config struct {
 	// APIKey is sent as the HTTP Basic user name, with password "x".
 	APIKey string
 
-	// HTTPClient defaults to a client using http.DefaultTransport. Its own
+	// HTTPClient defaults to a client on a clone of http.DefaultTransport
+	// keeping DefaultMaxIdleConns idle connections to BambooHR. Its own
 	// Timeout, if any, applies on top of Timeout.
 	HTTPClient *http.Client
 	// Timeout bounds one attempt, from sending the request to reading the

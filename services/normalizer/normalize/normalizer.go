@@ -67,7 +67,7 @@ func (o *Options) defaults() {
 		o.LeaverTime = "18:00"
 	}
 	if o.Concurrency <= 0 {
-		o.Concurrency = 8
+		o.Concurrency = 16
 	}
 	if o.MaxDeliver <= 0 {
 		o.MaxDeliver = 20

@@ -29,7 +29,7 @@ type Settings struct {
 	JoinerTime         string        `envconfig:"KEYCARD_JOINER_TIME" default:"00:00"`
 	LeaverTime         string        `envconfig:"KEYCARD_LEAVER_TIME" default:"18:00"`
 	ContractorStatuses []string      `envconfig:"KEYCARD_CONTRACTOR_STATUSES" default:"Contractor,Contract,Freelance"`
-	Concurrency        int           `envconfig:"KEYCARD_NORMALIZER_CONCURRENCY" default:"8"`
+	Concurrency        int           `envconfig:"KEYCARD_NORMALIZER_CONCURRENCY" default:"16"`
 	MaxDeliver         int           `envconfig:"KEYCARD_NORMALIZER_MAX_DELIVER" default:"20"`
 	PollInterval       time.Duration `envconfig:"KEYCARD_POLL_INTERVAL" default:"5m"`
 	SweepInterval      time.Duration `envconfig:"KEYCARD_SWEEP_INTERVAL" default:"24h"`

@@ -1,0 +1,596 @@
+#!/usr/bin/env bash
+# scripts/bench.sh: the figures behind `make bench`.
+#
+# Starts a throwaway nats-server (JetStream, file storage, loopback only),
+# measures the raw JetStream ceiling with `nats bench` (the baseline), then
+# runs the real ingester against the same server and drives signed
+# webhooks at it with scripts/loadgen. Prints a table for people and, last,
+# one line per figure:
+#
+#     name: value unit (ratio R to baseline)
+#
+# Exit status: 0 when the bench ran (a missed target is only marked FAIL),
+# non-zero when the bench itself broke.
+#
+# Sections are functions named section_<name>; each records its figures
+# with add_figure and may publish baselines in BASELINE[...] for later
+# sections. Add a section by writing the function and listing it in
+# BENCH_SECTIONS' default below.
+#
+# Tunables (environment):
+#   BENCH_SECTIONS           sections to run, in order    (baseline ingester normalizer)
+#   BENCH_ROUNDS             repeats of each saturating run; the median
+#                            run is reported              (3)
+#   BENCH_CONCURRENCY        clients / HTTP concurrency   (16)
+#   BENCH_BASELINE_MSGS      messages per nats bench run  (100000)
+#   BENCH_CLOSED_DURATION    closed-loop round length     (5s)
+#   BENCH_CLOSED_MAX         closed-loop request cap      (100000)
+#   BENCH_OPEN_RATE          open-loop rate, req/s        (1000)
+#   BENCH_OPEN_DURATION      open-loop run length         (10s)
+#   BENCH_INGESTER_LOG_LEVEL ingester log level           (info, as deployed)
+#   BENCH_NORMALIZER_EMPLOYEES  deliveries per normalizer round (5000)
+#   BENCH_NORMALIZER_CONCURRENCY normalizer concurrency      (16)
+#   BENCH_KEEP               1 keeps the temp dir (logs, JSON) for a look
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+readonly ROOT
+
+NATS_CLI_VERSION="v0.5.0"
+NATS_SERVER_VERSION="v2.15.2"
+readonly NATS_CLI_VERSION NATS_SERVER_VERSION
+
+read -r -a SECTIONS <<<"${BENCH_SECTIONS:-baseline ingester normalizer}"
+ROUNDS="${BENCH_ROUNDS:-3}"
+CONCURRENCY="${BENCH_CONCURRENCY:-16}"
+BASELINE_MSGS="${BENCH_BASELINE_MSGS:-100000}"
+CLOSED_DURATION="${BENCH_CLOSED_DURATION:-5s}"
+CLOSED_MAX="${BENCH_CLOSED_MAX:-100000}"
+OPEN_RATE="${BENCH_OPEN_RATE:-1000}"
+OPEN_DURATION="${BENCH_OPEN_DURATION:-10s}"
+INGESTER_LOG_LEVEL="${BENCH_INGESTER_LOG_LEVEL:-info}"
+NORMALIZER_EMPLOYEES="${BENCH_NORMALIZER_EMPLOYEES:-5000}"
+NORMALIZER_CONCURRENCY="${BENCH_NORMALIZER_CONCURRENCY:-16}"
+
+GOBIN_DIR="$(go env GOPATH)/bin"
+export PATH="$GOBIN_DIR:$PATH"
+
+WORK=""                 # temp dir: binaries, store, logs, results
+PIDS=()                 # every background process this script started
+NATS_URL=""             # the bench server
+declare -A BASELINE=()  # shared baselines: key -> value
+declare -A BASELINE_DESC=()
+FIGURES=()              # name|value|unit|baseline key|target
+NOTES=()                # lines printed above the table
+
+# ---------------------------------------------------------------- helpers
+
+log() { printf '[bench %s] %s\n' "$(date +%T)" "$*" >&2; }
+
+die() {
+	log "ERROR: $*"
+	exit 1
+}
+
+# show_log FILE: the tail of a log, to explain a failure.
+show_log() {
+	if [[ -s $1 ]]; then
+		log "--- last lines of $1"
+		tail -n 20 "$1" >&2
+	fi
+}
+
+cleanup() {
+	local rc=$? i pid
+	trap - EXIT INT TERM
+	for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do
+		pid=${PIDS[i]}
+		kill -TERM "$pid" 2>/dev/null || true
+	done
+	for pid in "${PIDS[@]}"; do
+		for _ in {1..50}; do
+			kill -0 "$pid" 2>/dev/null || break
+			sleep 0.1
+		done
+		kill -KILL "$pid" 2>/dev/null || true
+		wait "$pid" 2>/dev/null || true
+	done
+	if [[ -n $WORK && -d $WORK ]]; then
+		if [[ ${BENCH_KEEP:-0} == 1 ]]; then
+			log "kept $WORK"
+		else
+			rm -rf "$WORK"
+		fi
+	fi
+	exit "$rc"
+}
+
+# run_tracked CMD...: runs CMD as a tracked background child and waits
+# for it, so a signal reaches cleanup at once instead of after CMD ends.
+run_tracked() {
+	local pid rc=0
+	"$@" &
+	pid=$!
+	PIDS+=("$pid")
+	wait "$pid" || rc=$?
+	unset 'PIDS[-1]'
+	return "$rc"
+}
+
+# go_install_tool BIN MODULE@VERSION WANT: installs into GOPATH/bin unless
+# BIN --version already prints WANT. go install can take minutes the first
+# time, so a heartbeat line shows it is alive.
+go_install_tool() {
+	local bin=$1 pkg=$2 want=$3 have="" pid waited=0
+	if command -v "$bin" >/dev/null 2>&1; then
+		have="$("$bin" --version 2>&1 || true)"
+	fi
+	if [[ $have == *"$want"* ]]; then
+		log "$bin $want present"
+		return
+	fi
+	log "installing $pkg into $GOBIN_DIR (the first time can take a few minutes)"
+	# Outside the repo and its go.work, so the tool's own go.mod decides.
+	(cd "$WORK" && GOWORK=off GOFLAGS=-buildvcs=false go install "$pkg") >"$WORK/install-$bin.log" 2>&1 &
+	pid=$!
+	PIDS+=("$pid")
+	while kill -0 "$pid" 2>/dev/null; do
+		sleep 5
+		waited=$((waited + 5))
+		if ((waited % 20 == 0)); then
+			log "  still installing $bin (${waited}s)"
+		fi
+	done
+	local rc=0
+	wait "$pid" || rc=$?
+	unset 'PIDS[-1]'
+	if ((rc != 0)); then
+		show_log "$WORK/install-$bin.log"
+		die "go install $pkg failed"
+	fi
+	log "installed $("$bin" --version 2>&1)"
+}
+
+# jget KEY FILE: a top-level number or string from loadgen's flat JSON.
+jget() {
+	local v
+	v="$(sed -n "s/^  \"$1\": \"\{0,1\}\([^\",]*\)\"\{0,1\},\{0,1\}\$/\1/p" "$2" | head -n 1)"
+	[[ -n $v ]] || die "no \"$1\" in $2"
+	printf '%s\n' "$v"
+}
+
+# to_ms NUMBER UNIT: nats bench prints durations as 554.46us, 2,535.40us, 1.2ms, ...
+to_ms() {
+	awk -v n="${1//,/}" -v u="$2" 'BEGIN {
+		f = 1
+		if (u == "ns") f = 1e-6; else if (u == "us" || u == "µs") f = 1e-3; else if (u == "s") f = 1000
+		printf "%.3f\n", n * f
+	}'
+}
+
+# median_index VALUES...: the index of the median value (the lower one of
+# the middle two for an even count).
+median_index() {
+	local i
+	for ((i = 1; i <= $#; i++)); do
+		printf '%s %d\n' "${!i}" "$((i - 1))"
+	done | sort -g | sed -n "$((($# + 1) / 2))p" | cut -d' ' -f2
+}
+
+# spread VALUES...: "min-max (median M)".
+spread() {
+	printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END {
+		printf "%.0f-%.0f (median %.0f)\n", v[1], v[NR], v[int((NR + 1) / 2)]
+	}'
+}
+
+# cpu_busy_pct SECONDS: how busy the whole machine is while we do nothing.
+cpu_busy_pct() {
+	local -a before after
+	read -r -a before < <(grep -m1 '^cpu ' /proc/stat)
+	sleep "$1"
+	read -r -a after < <(grep -m1 '^cpu ' /proc/stat)
+	awk -v a="${before[*]:1}" -v b="${after[*]:1}" 'BEGIN {
+		n = split(a, x, " "); split(b, y, " ")
+		for (i = 1; i <= n; i++) { d = y[i] - x[i]; total += d; if (i == 4 || i == 5) idle += d }
+		printf "%.0f\n", total ? 100 * (total - idle) / total : 0
+	}'
+}
+
+# proc_ticks PID: CPU ticks used by PID and its reaped children.
+proc_ticks() {
+	sed 's/^.*) //' "/proc/$1/stat" 2>/dev/null | awk '{ print $12 + $13 + $14 + $15 }' || echo 0
+}
+
+# machine_ticks: CPU ticks the whole machine spent in processes (user,
+# nice, system). Interrupt time is left out: much of it is this bench's
+# own loopback traffic, and Linux charges it to no process.
+machine_ticks() {
+	awk '/^cpu / { print $2 + $3 + $4; exit }' /proc/stat
+}
+
+# our_ticks: CPU ticks of this script, its reaped children and the live
+# processes it started.
+our_ticks() {
+	local pid n
+	n="$(proc_ticks $$)"
+	for pid in "${PIDS[@]}"; do
+		n=$((n + $(proc_ticks "$pid")))
+	done
+	echo "$n"
+}
+
+# steal_ticks: time the hypervisor gave our virtual CPUs to someone else.
+steal_ticks() {
+	awk '/^cpu / { print $9; exit }' /proc/stat
+}
+
+# foreign_cpu_start / foreign_cpu_note: how much CPU processes other than
+# this bench (and the hypervisor) took while it ran, so a noisy run says so
+# next to its figures.
+foreign_cpu_start() {
+	FOREIGN_T0="$(machine_ticks)"
+	FOREIGN_ST0="$(steal_ticks)"
+	FOREIGN_S0="$(our_ticks)"
+	FOREIGN_W0=$SECONDS
+}
+
+foreign_cpu_note() {
+	local t1 ours hz pct secs=$((SECONDS - FOREIGN_W0))
+	((secs > 0)) || return 0
+	t1="$(machine_ticks)"
+	ours=$(($(our_ticks) - FOREIGN_S0))
+	hz="$(getconf CLK_TCK)"
+	pct="$(awk -v t="$((t1 - FOREIGN_T0 - ours))" -v d="$((secs * hz * $(nproc)))" 'BEGIN { p = 100 * t / d; printf "%.0f\n", p < 0 ? 0 : p }')"
+	log "other processes used about ${pct}% of the machine's CPU during the bench"
+	if ((pct > 10)); then
+		NOTES+=("other processes used about ${pct}% of the machine's CPU during the bench; figures are noisy")
+	fi
+	pct="$(awk -v t="$(($(steal_ticks) - FOREIGN_ST0))" -v d="$((secs * hz * $(nproc)))" 'BEGIN { printf "%.0f\n", 100 * t / d }')"
+	log "hypervisor steal during the bench: about ${pct}% of the machine's CPU"
+	if ((pct > 5)); then
+		NOTES+=("the hypervisor stole about ${pct}% of the machine's CPU during the bench; figures are noisy")
+	fi
+}
+
+# add_figure NAME VALUE UNIT BASELINE_KEY TARGET
+#   BASELINE_KEY: a key of BASELINE, or "" for none.
+#   TARGET: "" (none), "<=N", ">=N", "==N" on the value, or "ratio>=N" etc.
+add_figure() {
+	FIGURES+=("$1|$2|$3|$4|$5")
+}
+
+# fmt_value VALUE UNIT
+fmt_value() {
+	case $2 in
+	ms) printf '%.2f' "$1" ;;
+	MiB) printf '%.1f' "$1" ;;
+	*) printf '%.0f' "$1" ;;
+	esac
+}
+
+# ratio VALUE BASELINE_KEY -> "0.41" or "n/a"
+ratio() {
+	local b=""
+	[[ -n $2 ]] && b="${BASELINE[$2]:-}"
+	if [[ -z $b ]]; then
+		echo "n/a"
+		return
+	fi
+	awk -v v="$1" -v b="$b" 'BEGIN { if (b + 0 == 0) print "n/a"; else printf "%.2f\n", v / b }'
+}
+
+# verdict VALUE RATIO TARGET -> PASS, FAIL or -
+verdict() {
+	local t=$3
+	if [[ -z $t ]]; then
+		echo "-"
+		return
+	fi
+	awk -v v="$1" -v r="$2" -v t="$t" 'BEGIN {
+		lhs = v
+		if (t ~ /^ratio/) {
+			if (r == "n/a") { print "FAIL"; exit }
+			lhs = r
+			sub(/^ratio/, "", t)
+		}
+		op = t; sub(/[0-9.]+$/, "", op)
+		n = t; sub(/^[<>=]+/, "", n)
+		ok = (op == ">=" && lhs + 0 >= n + 0) || (op == "<=" && lhs + 0 <= n + 0) || (op == "==" && lhs + 0 == n + 0)
+		print (ok ? "PASS" : "FAIL")
+	}'
+}
+
+report() {
+	local row name value unit bkey target r shown base
+	local -a lines=()
+	if ((${#FIGURES[@]} == 0)); then
+		printf '\nno figures (sections run: %s)\n' "${SECTIONS[*]}"
+		return
+	fi
+	if ((${#NOTES[@]} > 0)); then
+		printf '\n'
+		printf 'note: %s\n' "${NOTES[@]}"
+	fi
+	printf '\n%-26s %14s  %-38s %7s  %-12s %s\n' "figure" "value" "baseline" "ratio" "target" "result"
+	printf '%s\n' "-------------------------- --------------  -------------------------------------- -------  ------------ ------"
+	for row in "${FIGURES[@]}"; do
+		IFS='|' read -r name value unit bkey target <<<"$row"
+		r="$(ratio "$value" "$bkey")"
+		shown="$(fmt_value "$value" "$unit") $unit"
+		base="-"
+		if [[ -n $bkey && -n ${BASELINE[$bkey]:-} ]]; then
+			base="$(fmt_value "${BASELINE[$bkey]}" "$unit") $unit ${BASELINE_DESC[$bkey]}"
+		fi
+		printf '%-26s %14s  %-38s %7s  %-12s %s\n' "$name" "$shown" "$base" "$r" "${target:--}" "$(verdict "$value" "$r" "$target")"
+		lines+=("$name: $shown (ratio $r to baseline)")
+	done
+	printf '\n'
+	printf '%s\n' "${lines[@]}"
+}
+
+# ---------------------------------------------------------------- setup
+
+setup() {
+	WORK="$(mktemp -d "${TMPDIR:-/tmp}/keycard-bench.XXXXXX")"
+	((ROUNDS >= 1)) || die "BENCH_ROUNDS must be at least 1"
+	go_install_tool nats "github.com/nats-io/natscli/nats@$NATS_CLI_VERSION" "$NATS_CLI_VERSION"
+	go_install_tool nats-server "github.com/nats-io/nats-server/v2@$NATS_SERVER_VERSION" "$NATS_SERVER_VERSION"
+
+	log "building ingester and loadgen"
+	(cd "$ROOT" && go build -o "$WORK/ingester" ./services/ingester)
+	(cd "$ROOT/scripts" && go build -o "$WORK/loadgen" ./loadgen)
+
+	# Figures from a busy machine are noisy: say so next to them.
+	local busy
+	busy="$(cpu_busy_pct 1)"
+	log "machine CPU busy before the bench: ${busy}% of $(nproc) cores"
+	if ((busy > 15)); then
+		log "warning: the machine is not idle; expect noisy figures"
+		NOTES+=("the machine was ${busy}% busy before the bench started (other processes); figures are noisy")
+	fi
+
+	local -a ports
+	mapfile -t ports < <("$WORK/loadgen" ports 3)
+	((${#ports[@]} == 3)) || die "could not find free ports"
+	NATS_PORT=${ports[0]}
+	HTTP_PORT=${ports[1]}
+	METRICS_PORT=${ports[2]}
+	NATS_URL="nats://127.0.0.1:$NATS_PORT"
+
+	log "starting nats-server $NATS_SERVER_VERSION on $NATS_URL (store $WORK/store)"
+	nats-server -js -sd "$WORK/store" -a 127.0.0.1 -p "$NATS_PORT" >"$WORK/nats-server.log" 2>&1 &
+	PIDS+=("$!")
+	local i
+	for i in {1..100}; do
+		if nats_cli account info >/dev/null 2>&1; then
+			log "nats-server ready"
+			return
+		fi
+		kill -0 "${PIDS[-1]}" 2>/dev/null || break
+		sleep 0.1
+	done
+	show_log "$WORK/nats-server.log"
+	die "nats-server did not become ready"
+}
+
+# nats_cli ARGS...: the CLI against the bench server, ignoring any saved context.
+nats_cli() {
+	nats --no-context --server "$NATS_URL" "$@"
+}
+
+# ---------------------------------------------------------------- sections
+
+# baseline: the raw JetStream ceiling for the ingester's job, a persisted
+# publish with a dedup id per message, at the same client concurrency.
+# ROUNDS runs; the median run (by msgs/s) gives every baseline figure.
+section_baseline() {
+	local stream=benchstream r out line v u best
+	local -a rates=()
+	log "baseline: nats bench js pub sync, $CONCURRENCY clients, 256B, $BASELINE_MSGS msgs, --dedup, $ROUNDS run(s)"
+	for ((r = 1; r <= ROUNDS; r++)); do
+		out="$WORK/baseline-$r.txt"
+		# Each run gets a new stream: a leftover one would be appended to
+		# (and its consumer, were there one, could hang a later run).
+		nats_cli stream rm "$stream" -f >/dev/null 2>&1 || true
+		if ! run_tracked timeout 120 nats --no-context --server "$NATS_URL" bench js pub sync bench.ingest \
+			--stream "$stream" --create --dedup --clients "$CONCURRENCY" --size 256B \
+			--msgs "$BASELINE_MSGS" --no-progress >"$out" 2>&1; then
+			show_log "$out"
+			die "nats bench failed"
+		fi
+		nats_cli stream rm "$stream" -f >/dev/null 2>&1 || log "warning: could not delete stream $stream"
+		v="$(sed -n 's/.*aggregated stats: \([0-9,.]*\) msgs\/sec.*/\1/p' "$out" | head -n 1)"
+		[[ -n $v ]] || {
+			show_log "$out"
+			die "no aggregated msgs/sec in nats bench output"
+		}
+		rates+=("${v//,/}")
+		log "baseline: run $r: ${v//,/} msgs/s"
+	done
+	best="$(median_index "${rates[@]}")"
+	out="$WORK/baseline-$((best + 1)).txt"
+	BASELINE[js_pub_sync_rate]="${rates[best]}"
+	BASELINE_DESC[js_pub_sync_rate]="(nats pub sync)"
+	NOTES+=("baseline nats pub sync msgs/s over $ROUNDS run(s): $(spread "${rates[@]}")")
+
+	line="$(grep -m1 'latencies per operation' "$out" || true)"
+	local key pct re
+	for pct in P50 P99 max; do
+		key="js_pub_sync_${pct,,}_ms"
+		re="(^|[^.0-9A-Za-z])$pct:? ([0-9,.]+)([a-zµ]*s)"
+		if [[ $line =~ $re ]]; then
+			v="${BASH_REMATCH[2]}"
+			u="${BASH_REMATCH[3]}"
+			BASELINE[$key]="$(to_ms "$v" "$u")"
+			BASELINE_DESC[$key]="(nats pub sync ${pct,,})"
+		else
+			log "baseline: no $pct latency in nats bench output; ratios against it will be n/a"
+		fi
+	done
+	log "baseline: median ${BASELINE[js_pub_sync_rate]} msgs/s, p50 ${BASELINE[js_pub_sync_p50_ms]:-?} ms, p99 ${BASELINE[js_pub_sync_p99_ms]:-?} ms"
+}
+
+# sample_rss PID OUT: keeps the largest VmRSS (kB) seen in OUT until PID exits.
+sample_rss() {
+	local pid=$1 out=$2 peak=0 k v _
+	while [[ -r /proc/$pid/status ]]; do
+		while read -r k v _; do
+			if [[ $k == VmRSS: ]]; then
+				if ((v > peak)); then
+					peak=$v
+					echo "$peak" >"$out"
+				fi
+				break
+			fi
+		done <"/proc/$pid/status" 2>/dev/null || true
+		sleep 0.2
+	done
+}
+
+# proc_kb PID FIELD: a kB field of /proc/PID/status.
+proc_kb() {
+	awk -v f="$2:" '$1 == f { print $2; exit }' "/proc/$1/status"
+}
+
+# loadgen_run NAME ARGS...: one loadgen run, its JSON in $WORK/NAME.json.
+loadgen_run() {
+	local name=$1
+	shift
+	if ! run_tracked timeout 120 "$WORK/loadgen" "$@" >"$WORK/$name.json" 2>"$WORK/$name.err"; then
+		show_log "$WORK/$name.err"
+		show_log "$WORK/ingester.log"
+		die "loadgen $name failed"
+	fi
+	if (($(jget errors "$WORK/$name.json") > 0)); then
+		log "$name: $(jget errors "$WORK/$name.json") bad responses; details:"
+		sed -n '/"error_classes"/,/^  \]/p' "$WORK/$name.json" >&2
+	fi
+}
+
+# ingester: the standalone ingester on the same server, fed signed webhooks.
+section_ingester() {
+	local key pid url rss_file="$WORK/ingester.rss" closed open="$WORK/ingest-open.json" closed_errors=0
+	key="bench-$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')"
+	log "ingester: starting on 127.0.0.1:$HTTP_PORT (metrics :$METRICS_PORT, log level $INGESTER_LOG_LEVEL)"
+	NATS_URL="$NATS_URL" \
+		KEYCARD_HTTP_ADDR="127.0.0.1:$HTTP_PORT" \
+		KEYCARD_METRICS_ADDR="127.0.0.1:$METRICS_PORT" \
+		BAMBOOHR_WEBHOOK_KEY="$key" \
+		KEYCARD_LOG_LEVEL="$INGESTER_LOG_LEVEL" \
+		"$WORK/ingester" >"$WORK/ingester.log" 2>&1 &
+	pid=$!
+	PIDS+=("$pid")
+	if ! "$WORK/loadgen" wait -url "http://127.0.0.1:$METRICS_PORT/readyz" -timeout 30s; then
+		show_log "$WORK/ingester.log"
+		die "ingester not ready"
+	fi
+	sample_rss "$pid" "$rss_file" &
+	PIDS+=("$!")
+
+	url="http://127.0.0.1:$HTTP_PORT/webhooks/bamboohr"
+	local r best
+	local -a rates=()
+	for ((r = 1; r <= ROUNDS; r++)); do
+		log "ingester: closed loop $r/$ROUNDS, concurrency $CONCURRENCY, $CLOSED_DURATION (cap $CLOSED_MAX requests)"
+		loadgen_run "ingest-closed-$r" closed -url "$url" -key "$key" -run-id "c$r-$RANDOM" \
+			-concurrency "$CONCURRENCY" -duration "$CLOSED_DURATION" -n "$CLOSED_MAX"
+		rates+=("$(jget accepted_per_s "$WORK/ingest-closed-$r.json")")
+		closed_errors=$((closed_errors + $(jget errors "$WORK/ingest-closed-$r.json")))
+		log "ingester: closed loop $r: ${rates[-1]} accepted/s, p99 $(jget p99_ms "$WORK/ingest-closed-$r.json") ms"
+	done
+	best="$(median_index "${rates[@]}")"
+	closed="$WORK/ingest-closed-$((best + 1)).json"
+	NOTES+=("ingester accepted/s over $ROUNDS closed-loop round(s): $(spread "${rates[@]}")")
+
+	log "ingester: open loop, $OPEN_RATE req/s for $OPEN_DURATION"
+	loadgen_run ingest-open open -url "$url" -key "$key" -run-id "o$RANDOM" \
+		-rate "$OPEN_RATE" -duration "$OPEN_DURATION"
+	log "ingester: open loop $(jget achieved_rate "$open") req/s, p99 $(jget p99_ms "$open") ms (service time p99 $(jget service_p99_ms "$open") ms)"
+
+	kill -0 "$pid" 2>/dev/null || {
+		show_log "$WORK/ingester.log"
+		die "ingester died during the run"
+	}
+	local hwm sampled
+	hwm="$(proc_kb "$pid" VmHWM)"
+	sampled="$(cat "$rss_file" 2>/dev/null || echo 0)"
+	if ((sampled > hwm)); then
+		hwm=$sampled
+	fi
+	log "ingester: VmHWM $hwm kB, largest sampled VmRSS $sampled kB"
+
+	add_figure ingest_accepted_per_s "$(jget accepted_per_s "$closed")" "req/s" js_pub_sync_rate "ratio>=0.25"
+	add_figure ingest_closed_p50 "$(jget p50_ms "$closed")" ms js_pub_sync_p50_ms ""
+	add_figure ingest_closed_p99 "$(jget p99_ms "$closed")" ms js_pub_sync_p99_ms ""
+	add_figure ingest_closed_max "$(jget max_ms "$closed")" ms js_pub_sync_max_ms ""
+	add_figure ingest_rate_at_1000rps "$(jget achieved_rate "$open")" "req/s" "" ""
+	add_figure ingest_p50_at_1000rps "$(jget p50_ms "$open")" ms js_pub_sync_p50_ms ""
+	add_figure ingest_p99_at_1000rps "$(jget p99_ms "$open")" ms js_pub_sync_p99_ms "<=10"
+	add_figure ingest_errors "$((closed_errors + $(jget errors "$open")))" count "" "==0"
+	add_figure ingest_peak_rss "$(awk -v k="$hwm" 'BEGIN { printf "%.1f\n", k / 1024 }')" MiB "" "<=64"
+}
+
+# normalizer: employees/s from a pre-filled HR_INBOX against a fake
+# BambooHR that answers at once, next to the raw consume ceiling
+# (nats bench js consume, explicit acks) on the same server.
+section_normalizer() {
+	local stream=benchconsume out="$WORK/consume.txt" v r best
+	local -a rates=()
+	log "normalizer: baseline nats bench js consume, $NORMALIZER_EMPLOYEES msgs of 256B, explicit acks"
+	nats_cli stream rm "$stream" -f >/dev/null 2>&1 || true
+	if ! run_tracked timeout 120 nats --no-context --server "$NATS_URL" bench js pub async bench.consume \
+		--stream "$stream" --create --size 256B --msgs "$NORMALIZER_EMPLOYEES" --no-progress >"$WORK/consume-fill.txt" 2>&1; then
+		show_log "$WORK/consume-fill.txt"
+		die "nats bench (fill) failed"
+	fi
+	if ! run_tracked timeout 120 nats --no-context --server "$NATS_URL" bench js consume \
+		--stream "$stream" --msgs "$NORMALIZER_EMPLOYEES" --acks explicit --no-progress >"$out" 2>&1; then
+		show_log "$out"
+		die "nats bench js consume failed"
+	fi
+	nats_cli stream rm "$stream" -f >/dev/null 2>&1 || true
+	v="$(sed -n 's/.*stats: \([0-9,.]*\) msgs\/sec.*/\1/p' "$out" | head -n 1)"
+	[[ -n $v ]] || {
+		show_log "$out"
+		die "no msgs/sec in nats bench js consume output"
+	}
+	BASELINE[js_consume_rate]="${v//,/}"
+	BASELINE_DESC[js_consume_rate]="(nats js consume)"
+	log "normalizer: baseline ${BASELINE[js_consume_rate]} msgs/s"
+
+	(cd "$ROOT/scripts" && go build -o "$WORK/benchnorm" ./benchnorm)
+	for ((r = 1; r <= ROUNDS; r++)); do
+		log "normalizer: round $r/$ROUNDS, $NORMALIZER_EMPLOYEES hire deliveries, concurrency $NORMALIZER_CONCURRENCY"
+		if ! run_tracked timeout 300 "$WORK/benchnorm" -nats "$NATS_URL" -employees "$NORMALIZER_EMPLOYEES" \
+			-concurrency "$NORMALIZER_CONCURRENCY" >"$WORK/norm-$r.json" 2>"$WORK/norm-$r.err"; then
+			show_log "$WORK/norm-$r.err"
+			die "benchnorm failed"
+		fi
+		rates+=("$(jget employees_per_s "$WORK/norm-$r.json")")
+		log "normalizer: round $r: ${rates[-1]} employees/s"
+	done
+	best="$(median_index "${rates[@]}")"
+	NOTES+=("normalizer employees/s over $ROUNDS round(s): $(spread "${rates[@]}")")
+	add_figure normalizer_employees_per_s "${rates[best]}" "employees/s" js_consume_rate ">=2000"
+}
+
+# ---------------------------------------------------------------- main
+
+main() {
+	trap cleanup EXIT
+	trap 'exit 130' INT
+	trap 'exit 143' TERM
+	local started=$SECONDS s
+	setup
+	foreign_cpu_start
+	for s in "${SECTIONS[@]}"; do
+		declare -F "section_$s" >/dev/null || die "unknown section $s"
+		"section_$s"
+	done
+	foreign_cpu_note
+	log "done in $((SECONDS - started))s"
+	report
+}
+
+main "$@"
