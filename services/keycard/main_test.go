@@ -20,6 +20,7 @@ import (
 	"keycard/pkg/bamboohr/bamboohrtest"
 	"keycard/pkg/bamboohr/webhook"
 	"keycard/pkg/event"
+	"keycard/pkg/natstest"
 	"keycard/pkg/streams"
 )
 
@@ -149,22 +150,11 @@ func streamMsgs(t *testing.T, natsURL, stream string) []*jetstream.RawStreamMsg 
 		t.Fatal(err)
 	}
 	defer nc.Close()
-	js, _ := jetstream.New(nc)
-	ctx := context.Background()
-	s, err := js.Stream(ctx, stream)
+	js, err := jetstream.New(nc)
 	if err != nil {
 		t.Fatal(err)
 	}
-	info, _ := s.Info(ctx)
-	var out []*jetstream.RawStreamMsg
-	for seq := info.State.FirstSeq; info.State.Msgs > 0 && seq <= info.State.LastSeq; seq++ {
-		m, err := s.GetMsg(ctx, seq)
-		if err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, m)
-	}
-	return out
+	return natstest.Messages(t, js, stream)
 }
 
 func TestSingleBinaryEndToEnd(t *testing.T) {

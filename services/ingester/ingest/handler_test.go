@@ -112,24 +112,7 @@ func do(t *testing.T, req *http.Request) response {
 // stored returns every message in HR_INBOX.
 func (e *env) stored(t *testing.T) []*jetstream.RawStreamMsg {
 	t.Helper()
-	ctx := context.Background()
-	s, err := e.js.Stream(ctx, streams.Inbox)
-	if err != nil {
-		t.Fatal(err)
-	}
-	info, err := s.Info(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var msgs []*jetstream.RawStreamMsg
-	for seq := info.State.FirstSeq; seq <= info.State.LastSeq && info.State.Msgs > 0; seq++ {
-		m, err := s.GetMsg(ctx, seq)
-		if err != nil {
-			t.Fatal(err)
-		}
-		msgs = append(msgs, m)
-	}
-	return msgs
+	return natstest.Messages(t, e.js, streams.Inbox)
 }
 
 func TestAcceptsBothStyles(t *testing.T) {

@@ -160,21 +160,8 @@ func (h *harness) events(t *testing.T) []event.Event {
 
 func readAll[T any](t *testing.T, js jetstream.JetStream, stream string, decode func([]byte) T) []T {
 	t.Helper()
-	ctx := context.Background()
-	s, err := js.Stream(ctx, stream)
-	if err != nil {
-		t.Fatal(err)
-	}
-	info, err := s.Info(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
 	var out []T
-	for seq := info.State.FirstSeq; info.State.Msgs > 0 && seq <= info.State.LastSeq; seq++ {
-		m, err := s.GetMsg(ctx, seq)
-		if err != nil {
-			continue // deleted (e.g. a purged schedule)
-		}
+	for _, m := range natstest.Messages(t, js, stream) {
 		out = append(out, decode(m.Data))
 	}
 	return out
