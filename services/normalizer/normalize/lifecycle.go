@@ -9,34 +9,12 @@ import (
 	"keycard/pkg/event"
 )
 
-// state is where a person stands on a given day. It is derived from the
-// snapshot and today's date in the person's time zone, and stored with the
-// snapshot so the next change can be classified against it.
-type state string
-
+// The states, from the one rule in pkg/event.
 const (
-	// pending: hired with a start date still in the future; no access yet.
-	pending state = "pending"
-	active  state = "active"
-	// terminated: inactive in HR, or a termination or contract end date
-	// that is today or past ("today acts now").
-	terminated state = "terminated"
+	pending    = event.Pending
+	active     = event.Active
+	terminated = event.Gone
 )
-
-// stateOn derives the state of e on day today ("YYYY-MM-DD"). Dates are
-// compared as strings, which orders ISO dates correctly.
-func stateOn(e event.Employee, today string) state {
-	switch {
-	case e.Status == event.StatusInactive,
-		strings.EqualFold(e.EmploymentStatus, "Terminated"),
-		e.TerminationDate != "" && e.TerminationDate <= today,
-		e.ContractEndDate != "" && e.ContractEndDate <= today:
-		return terminated
-	case e.HireDate != "" && e.HireDate > today:
-		return pending
-	}
-	return active
-}
 
 // moveFields are the snapshot fields whose change makes an update a move:
 // they are what access rules key on.
@@ -47,7 +25,7 @@ var moveFields = map[string]bool{
 
 // classify decides which event, if any, the change from prev to next is.
 // prev is nil the first time a person is seen.
-func classify(prev *record, next event.Employee, st state) (event.Kind, bool) {
+func classify(prev *record, next event.Employee, st event.State) (event.Kind, bool) {
 	if prev == nil {
 		switch st {
 		case active:

@@ -142,7 +142,7 @@ func New(ctx context.Context, js jetstream.JetStream, api Fetcher, o Options, lo
 type record struct {
 	Sequence       uint64         `json:"sequence"` // of the last event published
 	Employee       event.Employee `json:"employee"`
-	State          state          `json:"state"`
+	State          event.State    `json:"state"`
 	EverTerminated bool           `json:"ever_terminated"`
 	// ScheduleAt is the pending effective-date re-check, zero if none.
 	ScheduleAt time.Time `json:"schedule_at"`
@@ -199,7 +199,7 @@ func (n *Normalizer) converge(ctx context.Context, key, id string, fetched *even
 	}
 	loc := n.mapping.zone(next.TimeZone)
 	now := n.opts.Now()
-	st := stateOn(next, now.In(loc).Format(time.DateOnly))
+	st := next.StateOn(now.In(loc).Format(time.DateOnly))
 	rec := record{Employee: next, State: st, EverTerminated: st == terminated}
 	if prev != nil {
 		rec.Sequence, rec.ScheduleAt = prev.Sequence, prev.ScheduleAt
@@ -348,7 +348,7 @@ func (n *Normalizer) adopt(ctx context.Context, seq uint64, rec record, now time
 		return record{}, fmt.Errorf("decode %s sequence %d: %w", streams.Events, seq, err)
 	}
 	rec.Sequence, rec.Employee = ev.Sequence, ev.Employee
-	rec.State = stateOn(ev.Employee, now.In(n.mapping.zone(ev.Employee.TimeZone)).Format(time.DateOnly))
+	rec.State = ev.Employee.StateOn(now.In(n.mapping.zone(ev.Employee.TimeZone)).Format(time.DateOnly))
 	rec.EverTerminated = rec.EverTerminated || ev.Kind == event.Terminated
 	return rec, nil
 }
