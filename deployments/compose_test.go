@@ -154,11 +154,37 @@ func loadCompose(t *testing.T) composeFile {
 // keycardService reports whether a compose service runs a Keycard image.
 func (s composeService) keycard() bool { return s.Build != nil }
 
-// ports returns the webhook and metrics ports a Keycard service listens on.
+// binary returns the command a Keycard service runs: the package its
+// Dockerfile's go build compiles.
+func (s composeService) binary(t *testing.T) string {
+	t.Helper()
+	dockerfile := s.Build.Dockerfile
+	if dockerfile == "" {
+		dockerfile = "Dockerfile"
+	}
+	return dockerfileBinary(t, filepath.Join(repoRoot, s.Build.Context, dockerfile))
+}
+
+// env returns a Keycard service's environment: the image's ENV (from the
+// Dockerfile) overlaid with the compose file's.
+func (s composeService) env(t *testing.T) map[string]string {
+	t.Helper()
+	env := imageEnv(t, s.binary(t))
+	for k, v := range s.Environment {
+		env[k] = v
+	}
+	return env
+}
+
+// ports returns the webhook port (0 when the binary serves none) and the
+// metrics port a Keycard service listens on.
 func (s composeService) ports(t *testing.T) (httpPort, metricsPort int) {
 	t.Helper()
-	return addrPort(t, s.Environment["KEYCARD_HTTP_ADDR"], defaultHTTPAddr),
-		addrPort(t, s.Environment["KEYCARD_METRICS_ADDR"], defaultMetricsAddr)
+	env := s.env(t)
+	if code(t).reads(s.binary(t), "KEYCARD_HTTP_ADDR") {
+		httpPort = listenPort(t, "KEYCARD_HTTP_ADDR", env["KEYCARD_HTTP_ADDR"])
+	}
+	return httpPort, listenPort(t, "KEYCARD_METRICS_ADDR", env["KEYCARD_METRICS_ADDR"])
 }
 
 // natsNodes returns the compose services running nats-server.
@@ -203,44 +229,83 @@ func TestComposeServices(t *testing.T) {
 					t.Errorf("depends_on %q: no such service", dep)
 				}
 			}
+			binary := "" // other images: only names some Keycard binary reads
+			if s.keycard() {
+				binary = s.binary(t)
+			}
 			for k := range s.Environment {
-				checkEnvName(t, name, k)
+				checkEnvName(t, name, binary, k)
 			}
 		})
 	}
 }
+
+// composeRef is a value taken from the caller's environment: ${NAME},
+// ${NAME:-default}, ${NAME:?message} and the like.
+var composeRef = regexp.MustCompile(`^\$\{([A-Z0-9_]+)(?:(:?[-?+])(.*))?\}$`)
 
 // TestComposeKeycardServices checks the services built from this
 // repository against what the binaries read and listen on.
 func TestComposeKeycardServices(t *testing.T) {
 	t.Parallel()
 	c := loadCompose(t)
+	facts := code(t)
 	nodes := c.natsNodes()
-	required := regexp.MustCompile(`^\$\{[A-Z_]+:\?[^}]+\}$`)
-	found := 0
+	found := map[string]bool{}
 	for name, s := range c.Services {
 		if !s.keycard() {
 			continue
 		}
-		found++
+		binary := s.binary(t)
+		found[binary] = true
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
+			if want := "keycard/" + binary + ":"; !strings.HasPrefix(s.Image, want) {
+				t.Errorf("image %q: want %s<tag>, named after the binary its Dockerfile builds", s.Image, want)
+			}
 			httpPort, metricsPort := s.ports(t)
 			for _, p := range slices.Concat(s.Ports, s.Expose) {
-				if int(p) != httpPort && int(p) != metricsPort {
-					t.Errorf("container port %d is neither KEYCARD_HTTP_ADDR (%d) nor KEYCARD_METRICS_ADDR (%d)", p, httpPort, metricsPort)
+				if int(p) != metricsPort && (httpPort == 0 || int(p) != httpPort) {
+					t.Errorf("container port %d is not one services/%s listens on (metrics %d, webhook %d)", p, binary, metricsPort, httpPort)
 				}
 			}
-			if !slices.Contains(s.Ports, composePort(httpPort)) {
+			if httpPort != 0 && !slices.Contains(s.Ports, composePort(httpPort)) {
 				t.Errorf("webhook port %d is not published", httpPort)
 			}
-			// Secrets come from the caller's environment and are required.
-			if key, ok := s.Environment["BAMBOOHR_WEBHOOK_KEY"]; ok && !required.MatchString(key) {
-				t.Errorf("BAMBOOHR_WEBHOOK_KEY is %q; use ${BAMBOOHR_WEBHOOK_KEY:?message}", key)
+			if slices.Contains(s.Ports, composePort(metricsPort)) {
+				t.Errorf("metrics port %d is published; keep it on the compose network (expose)", metricsPort)
+			}
+			// Required variables and secrets come from the caller's
+			// environment, and compose refuses to start without them.
+			for _, k := range slices.Concat(requiredEnv[binary], secretEnv) {
+				v, ok := s.Environment[k]
+				if !ok {
+					if slices.Contains(requiredEnv[binary], k) {
+						t.Errorf("%s is not set; services/%s refuses to start without it", k, binary)
+					}
+					continue
+				}
+				if m := composeRef.FindStringSubmatch(v); m == nil || m[1] != k || m[2] != ":?" || m[3] == "" {
+					t.Errorf("%s is %q; use ${%s:?message}", k, v, k)
+				}
+			}
+			// A default given in the compose file is the code's default,
+			// or it silently changes behaviour when the caller sets nothing.
+			for k, v := range s.Environment {
+				m := composeRef.FindStringSubmatch(v)
+				if m == nil || m[2] != ":-" || len(facts.env[k]) == 0 {
+					continue
+				}
+				if d := facts.env[k][0]; m[1] != k || !d.hasDefault || m[3] != d.def {
+					t.Errorf("%s is %q; want ${%s:-%s} (the default at %s) or no default", k, v, k, d.def, d.where)
+				}
 			}
 			natsURL := s.Environment["NATS_URL"]
 			if natsURL == "" {
-				return // the single binary embeds NATS
+				if binary != "keycard" {
+					t.Errorf("NATS_URL is not set; only the single binary embeds NATS")
+				}
+				return
 			}
 			var hosts []string
 			for _, u := range strings.Split(natsURL, ",") {
@@ -258,13 +323,17 @@ func TestComposeKeycardServices(t *testing.T) {
 			if got, want := s.Environment["KEYCARD_STREAM_REPLICAS"], strconv.Itoa(len(nodes)); got != want {
 				t.Errorf("KEYCARD_STREAM_REPLICAS = %q, want %s (one replica per NATS node)", got, want)
 			}
-			if !slices.Contains(s.DependsOn, nodes[0]) {
-				t.Errorf("does not wait for NATS (depends_on %v)", s.DependsOn)
+			for _, node := range nodes {
+				if !slices.Contains(s.DependsOn, node) {
+					t.Errorf("does not wait for NATS node %s (depends_on %v)", node, s.DependsOn)
+				}
 			}
 		})
 	}
-	if found == 0 {
-		t.Error("no service is built from this repository")
+	for _, want := range []string{"ingester", "normalizer"} {
+		if !found[want] {
+			t.Errorf("no compose service runs services/%s", want)
+		}
 	}
 }
 

@@ -2,6 +2,7 @@ package deployments
 
 import (
 	"bufio"
+	"fmt"
 	"net"
 	"os"
 	"path/filepath"
@@ -18,128 +19,239 @@ import (
 // test runs in the package directory).
 const repoRoot = ".."
 
-// documentedEnv mirrors the configuration table of the repository's
-// README.md; TestREADMEConfigurationTable keeps the two equal. A deployment
-// file that sets any other KEYCARD_*, BAMBOOHR_*, NATS_URL or REDIS_URL
-// name sets nothing (envconfig ignores unknown variables), so a typo would
-// otherwise go unseen.
-var documentedEnv = map[string]bool{
-	"BAMBOOHR_WEBHOOK_KEY":           true,
-	"KEYCARD_INSECURE_SKIP_VERIFY":   true,
-	"KEYCARD_HTTP_ADDR":              true,
-	"KEYCARD_METRICS_ADDR":           true,
-	"KEYCARD_CONFIG":                 true,
-	"KEYCARD_DATA_DIR":               true,
-	"NATS_URL":                       true,
-	"KEYCARD_NATS_LISTEN":            true,
-	"KEYCARD_NATS_SYNC":              true,
-	"KEYCARD_STREAM_REPLICAS":        true,
-	"KEYCARD_INBOX_DEDUP_WINDOW":     true,
-	"KEYCARD_WEBHOOK_MAX_AGE":        true,
-	"KEYCARD_WEBHOOK_MAX_FUTURE":     true,
-	"KEYCARD_MAX_BODY_BYTES":         true,
-	"KEYCARD_PUBLISH_TIMEOUT":        true,
-	"KEYCARD_MAX_INFLIGHT":           true,
-	"KEYCARD_RETRY_AFTER":            true,
-	"KEYCARD_LOG_LEVEL":              true,
-	"KEYCARD_LOG_FORMAT":             true,
-	"BAMBOOHR_API_KEY":               true,
-	"BAMBOOHR_COMPANY":               true,
-	"BAMBOOHR_API_URL":               true,
-	"BAMBOOHR_CUSTOM_FIELDS":         true,
-	"BAMBOOHR_CONTRACT_END_FIELD":    true,
-	"BAMBOOHR_TIME_ZONE_FIELD":       true,
-	"KEYCARD_TIME_ZONE":              true,
-	"KEYCARD_JOINER_TIME":            true,
-	"KEYCARD_LEAVER_TIME":            true,
-	"KEYCARD_CONTRACTOR_STATUSES":    true,
-	"KEYCARD_NORMALIZER_CONCURRENCY": true,
-	"KEYCARD_NORMALIZER_MAX_DELIVER": true,
-	"KEYCARD_POLL_INTERVAL":          true,
-	"KEYCARD_SWEEP_INTERVAL":         true,
-	// Not in the README yet: the workers' Redis (idempotency ledger, shared
-	// rate limits). TestREADMEConfigurationTable allows it to be missing.
-	"REDIS_URL": true,
+// The variables and metrics these tests check the deployment files
+// against are derived from the Go sources (code_test.go); only what the
+// sources cannot say is kept here.
+
+// plannedEnv are Keycard-looking names the deployment files may set
+// although no code reads them yet, each with its reason. TestPlannedEnv
+// fails once the code reads one, so no entry outlives its reason. Any
+// other KEYCARD_*, BAMBOOHR_*, NATS_URL or REDIS_URL name that no
+// envconfig tag declares sets nothing (envconfig ignores unknown
+// variables), so a typo would otherwise go unseen.
+var plannedEnv = map[string]string{
+	// The workers' Redis (idempotency ledger, shared rate limits): compose
+	// already runs Redis for them. Not in the README until a worker reads it.
+	"REDIS_URL": "the workers' Redis",
+	// The apps-and-policy file: README.md documents it ("today nothing
+	// reads it") and the single binary's StatefulSet already mounts it.
+	"KEYCARD_CONFIG": "the apps-and-policy file of the workers",
 }
 
-// plannedEnv are documentedEnv names no service reads yet.
-var plannedEnv = map[string]bool{"REDIS_URL": true}
-
-// Default listen addresses (services/*/config.go).
-const (
-	defaultHTTPAddr    = ":8080"
-	defaultMetricsAddr = ":9090"
-)
-
-// metricKind says how a metric may be referenced in PromQL.
-type metricKind int
-
-const (
-	counter metricKind = iota
-	gauge
-	histogram // only as <name>_bucket, _sum or _count
-)
-
-// keycardMetrics are the keycard_* metrics the services register
-// (services/ingester/ingest/metrics.go). Alerts and dashboards may use no
-// other keycard_* name.
-var keycardMetrics = map[string]metricKind{
-	"keycard_ingester_requests_total":           counter,
-	"keycard_ingester_request_duration_seconds": histogram,
-	"keycard_ingester_publish_duration_seconds": histogram,
-	"keycard_ingester_request_body_bytes":       histogram,
-	"keycard_ingester_employees_total":          counter,
-	"keycard_ingester_requests_in_flight":       gauge,
+// requiredEnv are the variables without which a binary refuses to start.
+// Tags do not say it (it is in the binaries' Validate and Configured
+// checks), so it is kept here; every deployment of the binary sets them.
+var requiredEnv = map[string][]string{
+	"keycard":    {"BAMBOOHR_WEBHOOK_KEY"},
+	"ingester":   {"BAMBOOHR_WEBHOOK_KEY"},
+	"normalizer": {"BAMBOOHR_API_KEY", "BAMBOOHR_COMPANY"},
 }
 
-// requestOutcomes are the only values of the outcome label.
-var requestOutcomes = []string{"accepted", "duplicate", "unauthorized", "too_large",
-	"bad_request", "method_not_allowed", "unavailable", "overloaded"}
+// secretEnv are the variables holding credentials: never a literal in a
+// deployment file, only a Secret or the caller's environment.
+var secretEnv = []string{"BAMBOOHR_WEBHOOK_KEY", "BAMBOOHR_API_KEY"}
+
+// isKeycardEnv reports whether a variable name looks like one of Keycard's.
+func isKeycardEnv(name string) bool {
+	return strings.HasPrefix(name, "KEYCARD_") || strings.HasPrefix(name, "BAMBOOHR_") ||
+		name == "NATS_URL" || name == "REDIS_URL"
+}
+
+// checkEnvName fails for a Keycard-looking variable that no code reads or,
+// when binary is not empty, that this binary does not read.
+func checkEnvName(t *testing.T, where, binary, name string) {
+	t.Helper()
+	if !isKeycardEnv(name) {
+		return
+	}
+	if _, ok := plannedEnv[name]; ok {
+		return
+	}
+	c := code(t)
+	switch {
+	case len(c.env[name]) == 0:
+		t.Errorf("%s: environment variable %s is not one Keycard reads (no envconfig tag in pkg/ or services/ declares it)", where, name)
+	case binary != "" && !c.reads(binary, name):
+		t.Errorf("%s: %s is a Keycard variable, but services/%s does not read it", where, name, binary)
+	}
+}
+
+// listenPort returns the port a binary listens on for the listen-address
+// variable name (KEYCARD_HTTP_ADDR, KEYCARD_METRICS_ADDR): value, or the
+// default from the sources when value is empty.
+func listenPort(t *testing.T, name, value string) int {
+	t.Helper()
+	if value == "" {
+		value = code(t).envDefault(t, name)
+	}
+	return addrPort(t, value, "")
+}
+
+// labelValues are the values of the keycard_* labels that have a fixed
+// set, which PromQL matchers may use. The labels themselves come from the
+// sources; TestLabelValues checks every label here is one of its metric's
+// and every value is a string literal in the sources, so a renamed value
+// fails. Labels not listed here are not value-checked.
+var labelValues = map[string]map[string][]string{
+	"keycard_ingester_requests_total": {"outcome": {"accepted", "duplicate", "unauthorized",
+		"too_large", "bad_request", "method_not_allowed", "unavailable", "overloaded"}},
+	"keycard_normalizer_messages_total": {"source": {"inbox", "due"},
+		"outcome": {"done", "retried", "dead_lettered"}},
+	"keycard_normalizer_events_total":    {"kind": {"hired", "updated", "moved", "terminated", "rehired"}},
+	"keycard_normalizer_schedules_total": {"op": {"set", "cancelled"}},
+	"keycard_poller_polls_total": {"outcome": {"ok", "conflict", "api_error", "api_permanent",
+		"publish_error", "state_error"}},
+	"keycard_poller_rechecks_published_total": {"kind": {"poll", "sweep"}, "outcome": {"stored", "duplicate"}},
+	"keycard_sweep_runs_total":                {"outcome": {"ok", "guard_tripped", "failed"}},
+}
+
+// targetLabels are the labels Prometheus adds to every scraped series.
+var targetLabels = []string{"job", "instance"}
 
 var (
-	metricNameRE = regexp.MustCompile(`\bkeycard_[a-z0-9_]+\b`)
-	outcomeRE    = regexp.MustCompile(`outcome\s*(=~|!~|=|!=)\s*"([^"]*)"`)
+	selectorRE    = regexp.MustCompile(`\b(keycard_[a-z0-9_]+)\b(?:\s*\{([^}]*)\})?`)
+	matcherRE     = regexp.MustCompile(`([a-zA-Z_][a-zA-Z0-9_]*)\s*(=~|!~|!=|=)\s*"([^"]*)"`)
+	groupingRE    = regexp.MustCompile(`\b(?:by|without|on|ignoring|group_left|group_right)\s*\(([^)]*)\)`)
+	labelValuesRE = regexp.MustCompile(`label_values\(\s*(keycard_[a-z0-9_]+)\b(?:\{[^}]*\})?\s*,\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*\)`)
+	regexMeta     = regexp.MustCompile(`[\\.*+?()\[\]{}^$]`)
 )
 
-// checkPromQL reports keycard_* metrics in expr that do not exist, or are
-// used in a way their type does not allow, and outcome values that the
-// counter never carries.
-func checkPromQL(t *testing.T, where, expr string) {
-	t.Helper()
-	for _, name := range metricNameRE.FindAllString(expr, -1) {
-		if kind, ok := keycardMetrics[name]; ok {
-			if kind == histogram {
-				t.Errorf("%s: histogram %s used without _bucket/_sum/_count", where, name)
-			}
+// seriesLabels resolves a keycard_* series name (a metric, or a histogram's
+// or summary's _bucket, _sum or _count) to the labels its series carry.
+func seriesLabels(c *codeFacts, name string) (metric string, labels []string, err error) {
+	if m, ok := c.metrics[name]; ok {
+		switch m.kind {
+		case histogram:
+			return name, nil, fmt.Errorf("histogram %s used without _bucket/_sum/_count", name)
+		case summary:
+			return name, slices.Concat(m.labels, targetLabels, []string{"quantile"}), nil
+		}
+		return name, slices.Concat(m.labels, targetLabels), nil
+	}
+	for _, suffix := range []string{"_bucket", "_sum", "_count"} {
+		base, ok := strings.CutSuffix(name, suffix)
+		if !ok {
 			continue
 		}
-		base, found := "", false
-		for _, suffix := range []string{"_bucket", "_sum", "_count"} {
-			if b, ok := strings.CutSuffix(name, suffix); ok {
-				base, found = b, true
-				break
-			}
-		}
-		if kind, ok := keycardMetrics[base]; !found || !ok || kind != histogram {
-			t.Errorf("%s: metric %s is not one the services expose", where, name)
+		m, ok := c.metrics[base]
+		switch {
+		case ok && m.kind == histogram && suffix == "_bucket":
+			return base, slices.Concat(m.labels, targetLabels, []string{"le"}), nil
+		case ok && (m.kind == histogram || m.kind == summary) && suffix != "_bucket":
+			return base, slices.Concat(m.labels, targetLabels), nil
 		}
 	}
-	for _, m := range outcomeRE.FindAllStringSubmatch(expr, -1) {
-		for _, v := range strings.Split(m[2], "|") {
-			if !slices.Contains(requestOutcomes, v) {
-				t.Errorf("%s: outcome %q is not a value of keycard_ingester_requests_total", where, v)
+	return "", nil, fmt.Errorf("metric %s is not one the services expose", name)
+}
+
+// checkPromQL reports keycard_* series in expr that do not exist or are
+// used in a way their type does not allow, label matchers on labels the
+// metric does not have or with values it never carries, and grouping
+// labels none of the expression's keycard_* metrics has.
+func checkPromQL(t *testing.T, where, expr string) {
+	t.Helper()
+	c := code(t)
+	var allowed []string // labels of every keycard_* series in expr
+	for _, sel := range selectorRE.FindAllStringSubmatch(expr, -1) {
+		metric, labels, err := seriesLabels(c, sel[1])
+		if err != nil {
+			t.Errorf("%s: %v", where, err)
+			continue
+		}
+		allowed = append(allowed, labels...)
+		for _, m := range matcherRE.FindAllStringSubmatch(sel[2], -1) {
+			label, op, value := m[1], m[2], m[3]
+			if label == "__name__" {
+				continue
+			}
+			if !slices.Contains(labels, label) {
+				t.Errorf("%s: %s has no label %q (it has %v)", where, sel[1], label, labels)
+				continue
+			}
+			values := labelValues[metric][label]
+			if values == nil {
+				continue
+			}
+			alternatives := []string{value}
+			if op == "=~" || op == "!~" {
+				alternatives = strings.Split(value, "|")
+			}
+			for _, v := range alternatives {
+				if strings.Contains(v, "$") || regexMeta.MatchString(v) {
+					continue // a Grafana variable or a real regular expression
+				}
+				if !slices.Contains(values, v) {
+					t.Errorf("%s: %s{%s} is never %q (values %v)", where, metric, label, v, values)
+				}
+			}
+		}
+	}
+	for _, m := range labelValuesRE.FindAllStringSubmatch(expr, -1) {
+		if _, labels, err := seriesLabels(c, m[1]); err == nil && !slices.Contains(labels, m[2]) {
+			t.Errorf("%s: label_values of %s: it has no label %q", where, m[1], m[2])
+		}
+	}
+	if len(allowed) == 0 {
+		return // no keycard_* series: other exporters' labels are unknown here
+	}
+	for _, g := range groupingRE.FindAllStringSubmatch(expr, -1) {
+		for _, label := range strings.Split(g[1], ",") {
+			if label = strings.TrimSpace(label); label != "" && !slices.Contains(allowed, label) {
+				t.Errorf("%s: grouping by %q, a label no keycard_* metric of the expression has", where, label)
 			}
 		}
 	}
 }
 
-// checkEnvName fails for a Keycard-looking variable that is not documented.
-func checkEnvName(t *testing.T, where, name string) {
-	t.Helper()
-	keycardish := strings.HasPrefix(name, "KEYCARD_") || strings.HasPrefix(name, "BAMBOOHR_") ||
-		name == "NATS_URL" || name == "REDIS_URL"
-	if keycardish && !documentedEnv[name] {
-		t.Errorf("%s: environment variable %s is not one Keycard reads (README.md, Configuration)", where, name)
+func TestLabelValues(t *testing.T) {
+	t.Parallel()
+	c := code(t)
+	for metric, byLabel := range labelValues {
+		m, ok := c.metrics[metric]
+		if !ok {
+			t.Errorf("labelValues: %s is not a metric the sources build", metric)
+			continue
+		}
+		for label, values := range byLabel {
+			if !slices.Contains(m.labels, label) {
+				t.Errorf("labelValues: %s has no label %q (%s: %v)", metric, label, m.where, m.labels)
+			}
+			for _, v := range values {
+				if !c.strings[v] {
+					t.Errorf("labelValues: %s{%s=%q}: %q is no string literal in the sources", metric, label, v, v)
+				}
+			}
+		}
+	}
+}
+
+// envNameRE matches what looks like a Keycard variable in any text.
+var envNameRE = regexp.MustCompile(`\b(?:KEYCARD_[A-Z0-9_]*[A-Z0-9]|BAMBOOHR_[A-Z0-9_]*[A-Z0-9]|NATS_URL|REDIS_URL)\b`)
+
+// TestEnvNamesInFiles reads every deployment file as text, comments and
+// documentation included, for variable names no code reads.
+func TestEnvNamesInFiles(t *testing.T) {
+	t.Parallel()
+	files := []string{filepath.Join(repoRoot, "docker-compose.yml")}
+	err := filepath.WalkDir(".", func(path string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() && filepath.Ext(path) != ".go" && path != "go.mod" && path != "go.sum" {
+			files = append(files, path)
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, path := range files {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, line := range strings.Split(string(b), "\n") {
+			for _, name := range envNameRE.FindAllString(line, -1) {
+				checkEnvName(t, fmt.Sprintf("%s:%d", path, i+1), "", name)
+			}
+		}
 	}
 }
 
@@ -198,17 +310,19 @@ func readYAML(t *testing.T, path string, v any) {
 	}
 }
 
-func TestREADMEConfigurationTable(t *testing.T) {
-	t.Parallel()
+// readmeConfiguration returns the rows of the configuration table of the
+// repository's README.md: variable name -> default column.
+func readmeConfiguration(t *testing.T) map[string]string {
+	t.Helper()
 	f, err := os.Open(filepath.Join(repoRoot, "README.md"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer f.Close()
 	// Rows of the table under "## Configuration": | `NAME` | default | meaning |
-	row := regexp.MustCompile("^\\| `([A-Z_]+)` \\|")
+	row := regexp.MustCompile("^\\| `([A-Z0-9_]+)` \\| ([^|]*) \\|")
 	inSection := false
-	inREADME := map[string]bool{}
+	rows := map[string]string{}
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
 		line := sc.Text()
@@ -217,20 +331,62 @@ func TestREADMEConfigurationTable(t *testing.T) {
 			continue
 		}
 		if m := row.FindStringSubmatch(line); inSection && m != nil {
-			inREADME[m[1]] = true
+			rows[m[1]] = strings.TrimSpace(m[2])
 		}
 	}
 	if err := sc.Err(); err != nil {
 		t.Fatal(err)
 	}
-	for name := range documentedEnv {
-		if !inREADME[name] && !plannedEnv[name] {
-			t.Errorf("%s is in the test's list but not in README.md's configuration table", name)
+	if len(rows) == 0 {
+		t.Fatal("README.md: no configuration table under \"## Configuration\"")
+	}
+	return rows
+}
+
+// TestREADMEConfigurationTable checks the README's table against the
+// envconfig tags: every variable has a row, every row is a variable (or a
+// planned one), and a default the code sets is the one the table gives.
+func TestREADMEConfigurationTable(t *testing.T) {
+	t.Parallel()
+	c := code(t)
+	rows := readmeConfiguration(t)
+	for name, decls := range c.env {
+		def, ok := rows[name]
+		if !ok {
+			t.Errorf("%s (%s) is missing from README.md's configuration table", name, decls[0].where)
+			continue
+		}
+		if d := decls[0]; d.hasDefault && def != "`"+d.def+"`" {
+			t.Errorf("README.md gives %s the default %s, the code `%s` (%s)", name, def, d.def, d.where)
 		}
 	}
-	for name := range inREADME {
-		if !documentedEnv[name] {
-			t.Errorf("%s is in README.md's configuration table but not in the test's list (documentedEnv)", name)
+	for name := range rows {
+		if _, planned := plannedEnv[name]; len(c.env[name]) == 0 && !planned {
+			t.Errorf("README.md's configuration table lists %s, which no envconfig tag in pkg/ or services/ declares", name)
+		}
+	}
+}
+
+// TestPlannedEnv keeps the hand-kept lists honest: planned names are not
+// read yet, required and secret names are read.
+func TestPlannedEnv(t *testing.T) {
+	t.Parallel()
+	c := code(t)
+	for name, reason := range plannedEnv {
+		if decls := c.env[name]; len(decls) > 0 {
+			t.Errorf("%s (%s) is read now (%s): remove it from plannedEnv", name, reason, decls[0].where)
+		}
+	}
+	for binary, names := range requiredEnv {
+		for _, name := range names {
+			if !c.reads(binary, name) {
+				t.Errorf("requiredEnv: services/%s does not read %s", binary, name)
+			}
+		}
+	}
+	for _, name := range secretEnv {
+		if len(c.env[name]) == 0 {
+			t.Errorf("secretEnv: no code reads %s", name)
 		}
 	}
 }
@@ -296,16 +452,11 @@ func TestHasRegistryHost(t *testing.T) {
 	}
 }
 
-// workspaceModules returns the folders go.work uses, e.g. "services/keycard".
-func workspaceModules(t *testing.T) []string {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join(repoRoot, "go.work"))
-	if err != nil {
-		t.Fatal(err)
-	}
+// parseGoWork returns the folders a go.work file uses, e.g. "services/keycard".
+func parseGoWork(text string) []string {
 	var dirs []string
 	inUse := false
-	for _, line := range strings.Split(string(b), "\n") {
+	for _, line := range strings.Split(text, "\n") {
 		line = strings.TrimSpace(line)
 		switch {
 		case line == "use (":
@@ -319,6 +470,16 @@ func workspaceModules(t *testing.T) []string {
 		}
 	}
 	return dirs
+}
+
+// workspaceModules returns the folders go.work uses.
+func workspaceModules(t *testing.T) []string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(repoRoot, "go.work"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return parseGoWork(string(b))
 }
 
 func TestWorkspaceUsesThisModule(t *testing.T) {

@@ -99,16 +99,82 @@ func (s stage) find(cmd string) []string {
 	return out
 }
 
+// buildPackage returns the package the go build of a Dockerfile's build
+// stage compiles (its last argument, e.g. "./services/ingester"), and
+// that stage.
+func buildPackage(stages []stage) (string, stage) {
+	for _, st := range stages[:max(len(stages)-1, 0)] {
+		for _, run := range st.find("RUN") {
+			if strings.Contains(run, "go build") {
+				fields := strings.Fields(run)
+				return fields[len(fields)-1], st
+			}
+		}
+	}
+	return "", stage{}
+}
+
+// dockerfileBinary returns the command under services/ a Dockerfile builds.
+func dockerfileBinary(t *testing.T, path string) string {
+	t.Helper()
+	pkg, _ := buildPackage(parseDockerfile(t, path))
+	binary, ok := strings.CutPrefix(pkg, "./services/")
+	if !ok || strings.Contains(binary, "/") {
+		t.Fatalf("%s: go build of %q, want ./services/<command>", path, pkg)
+	}
+	return binary
+}
+
+// dockerfileEnv returns the ENV of the final stage.
+func dockerfileEnv(t *testing.T, stages []stage) map[string]string {
+	t.Helper()
+	env := map[string]string{}
+	for _, e := range stages[len(stages)-1].find("ENV") {
+		for _, kv := range strings.Fields(e) {
+			k, v, ok := strings.Cut(kv, "=")
+			if !ok {
+				t.Fatalf("ENV %s: use the KEY=value form", e)
+			}
+			env[k] = v
+		}
+	}
+	return env
+}
+
+// imageEnv returns the environment the image of a binary sets
+// (docker/Dockerfile.<binary>).
+func imageEnv(t *testing.T, binary string) map[string]string {
+	t.Helper()
+	return dockerfileEnv(t, parseDockerfile(t, filepath.Join("docker", "Dockerfile."+binary)))
+}
+
 func TestDockerfiles(t *testing.T) {
 	t.Parallel()
 	modules := workspaceModules(t)
-	tests := []struct {
+	facts := code(t)
+	type dockerfileCase struct {
 		file    string
-		pkg     string // what the build stage compiles
-		volumes bool   // whether the image declares its data volume
-	}{
-		{file: "Dockerfile.keycard", pkg: "./services/keycard", volumes: true},
-		{file: "Dockerfile.ingester", pkg: "./services/ingester"},
+		volumes bool // whether the image declares its data volume
+	}
+	tests := []dockerfileCase{
+		{file: "Dockerfile.keycard", volumes: true},
+		{file: "Dockerfile.ingester"},
+		{file: "Dockerfile.normalizer"},
+	}
+	// One Dockerfile per command, and every Dockerfile in the table.
+	files, err := filepath.Glob("docker/Dockerfile.*")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range files {
+		if !slices.ContainsFunc(tests, func(tt dockerfileCase) bool { return tt.file == filepath.Base(f) }) {
+			t.Errorf("%s is not in TestDockerfiles' table", f)
+		}
+	}
+	for binary := range facts.binaries {
+		if _, err := os.Stat(filepath.Join("docker", "Dockerfile."+binary)); err != nil {
+			t.Errorf("services/%s has no Dockerfile: %v", binary, err)
+		}
 	}
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {
@@ -127,25 +193,30 @@ func TestDockerfiles(t *testing.T) {
 				}
 			}
 
-			var build stage
-			for _, st := range stages[:len(stages)-1] {
-				for _, run := range st.find("RUN") {
-					if strings.Contains(run, "go build") {
-						build = st
-						if !strings.Contains(run, "CGO_ENABLED=0") {
-							t.Errorf("go build without CGO_ENABLED=0: %s", run)
-						}
-						if !strings.Contains(run, "-trimpath") {
-							t.Errorf("go build without -trimpath: %s", run)
-						}
-						if !strings.HasSuffix(run, " "+tt.pkg) {
-							t.Errorf("go build does not build %s: %s", tt.pkg, run)
-						}
-					}
-				}
-			}
+			// Dockerfile.<binary> builds ./services/<binary>.
+			binary := strings.TrimPrefix(tt.file, "Dockerfile.")
+			pkg, build := buildPackage(stages)
 			if build.image == "" {
 				t.Fatal("no build stage runs go build")
+			}
+			if want := "./services/" + binary; pkg != want {
+				t.Errorf("go build compiles %s, want %s", pkg, want)
+			}
+			if _, ok := facts.binaries[binary]; !ok {
+				t.Errorf("services/%s is not a command that reads its environment with envconfig", binary)
+			}
+			for _, run := range build.find("RUN") {
+				if strings.Contains(run, "go build") {
+					if !strings.Contains(run, "CGO_ENABLED=0") {
+						t.Errorf("go build without CGO_ENABLED=0: %s", run)
+					}
+					if !strings.Contains(run, "-trimpath") {
+						t.Errorf("go build without -trimpath: %s", run)
+					}
+					if !strings.Contains(run, "-o /out/"+binary+" ") {
+						t.Errorf("go build does not write /out/%s: %s", binary, run)
+					}
+				}
 			}
 			if !strings.HasPrefix(build.image, "golang:") {
 				t.Errorf("build stage is %s, want golang:", build.image)
@@ -178,17 +249,28 @@ func TestDockerfiles(t *testing.T) {
 			case uid == 0:
 				t.Error("final stage runs as root (USER 0)")
 			}
+			env := dockerfileEnv(t, stages)
+			for k := range env {
+				checkEnvName(t, "ENV", binary, k)
+			}
+			// EXPOSE exactly the ports the binary listens on.
+			want := []string{strconv.Itoa(listenPort(t, "KEYCARD_METRICS_ADDR", env["KEYCARD_METRICS_ADDR"]))}
+			if facts.reads(binary, "KEYCARD_HTTP_ADDR") {
+				want = append(want, strconv.Itoa(listenPort(t, "KEYCARD_HTTP_ADDR", env["KEYCARD_HTTP_ADDR"])))
+			}
 			var exposed []string
 			for _, e := range final.find("EXPOSE") {
 				exposed = append(exposed, strings.Fields(e)...)
 			}
-			for _, addr := range []string{defaultHTTPAddr, defaultMetricsAddr} {
-				if p := strconv.Itoa(addrPort(t, addr, "")); !slices.Contains(exposed, p) {
-					t.Errorf("EXPOSE %v lacks %s", exposed, p)
-				}
+			slices.Sort(want)
+			slices.Sort(exposed)
+			if !slices.Equal(exposed, want) {
+				t.Errorf("EXPOSE %v, want %v (the ports services/%s listens on)", exposed, want, binary)
 			}
-			if len(final.find("ENTRYPOINT")) == 0 {
+			if entry := final.find("ENTRYPOINT"); len(entry) == 0 {
 				t.Error("final stage has no ENTRYPOINT")
+			} else if !strings.Contains(entry[len(entry)-1], "/"+binary+`"`) {
+				t.Errorf("ENTRYPOINT %s does not run %s", entry[len(entry)-1], binary)
 			}
 			if len(final.find("HEALTHCHECK")) == 0 {
 				t.Error("final stage has no HEALTHCHECK")

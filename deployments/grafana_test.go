@@ -92,8 +92,10 @@ func TestGrafanaDashboards(t *testing.T) {
 			checkDashboard(t, d)
 		})
 	}
-	if !titles["Keycard — ingest"] {
-		t.Error(`no dashboard titled "Keycard — ingest"`)
+	for _, want := range []string{"Keycard — ingest", "Keycard — normalizer"} {
+		if !titles[want] {
+			t.Errorf("no dashboard titled %q", want)
+		}
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 
 	"go.yaml.in/yaml/v3"
@@ -62,14 +63,7 @@ type container struct {
 		Name          string `yaml:"name"`
 		ContainerPort int    `yaml:"containerPort"`
 	} `yaml:"ports"`
-	Env []struct {
-		Name      string `yaml:"name"`
-		Value     string `yaml:"value"`
-		ValueFrom *struct {
-			SecretKeyRef    *keyRef `yaml:"secretKeyRef"`
-			ConfigMapKeyRef *keyRef `yaml:"configMapKeyRef"`
-		} `yaml:"valueFrom"`
-	} `yaml:"env"`
+	Env       []envVar `yaml:"env"`
 	Resources struct {
 		Requests map[string]string `yaml:"requests"`
 		Limits   map[string]string `yaml:"limits"`
@@ -91,9 +85,19 @@ type container struct {
 	} `yaml:"volumeMounts"`
 }
 
+type envVar struct {
+	Name      string `yaml:"name"`
+	Value     string `yaml:"value"`
+	ValueFrom *struct {
+		SecretKeyRef    *keyRef `yaml:"secretKeyRef"`
+		ConfigMapKeyRef *keyRef `yaml:"configMapKeyRef"`
+	} `yaml:"valueFrom"`
+}
+
 type keyRef struct {
-	Name string `yaml:"name"`
-	Key  string `yaml:"key"`
+	Name     string `yaml:"name"`
+	Key      string `yaml:"key"`
+	Optional *bool  `yaml:"optional"`
 }
 
 // workload is a Deployment or a StatefulSet.
@@ -259,6 +263,9 @@ func TestWorkloads(t *testing.T) {
 		// Two ingesters, so a rollout or drain never leaves BambooHR
 		// without an endpoint.
 		{kind: "Deployment", name: "keycard-ingester", wantReplicas: 2},
+		// Two normalizers on one durable consumer; their pollers take turns
+		// through compare-and-set in KV, so a second replica is safe.
+		{kind: "Deployment", name: "keycard-normalizer", wantReplicas: 2},
 		// One single binary: a second would be a second JetStream store.
 		{kind: "StatefulSet", name: "keycard", wantReplicas: 1},
 	}
@@ -341,40 +348,64 @@ func checkWorkload(t *testing.T, idx map[string]map[string]manifest, kind string
 			t.Errorf("%s: resources %+v: want cpu and memory requests and a memory limit", c.Name, c.Resources)
 		}
 
-		env := map[string]string{}
+		binary := imageBinary(t, c.Image)
+		env := imageEnv(t, binary)
+		fromSecret := map[string]*keyRef{}
+		seen := map[string]bool{}
 		for _, e := range c.Env {
-			checkEnvName(t, c.Name, e.Name)
-			if _, dup := env[e.Name]; dup {
+			checkEnvName(t, c.Name, binary, e.Name)
+			if seen[e.Name] {
 				t.Errorf("%s: %s set twice", c.Name, e.Name)
 			}
+			seen[e.Name] = true
 			env[e.Name] = e.Value
 			if e.ValueFrom == nil {
 				continue
 			}
 			if ref := e.ValueFrom.SecretKeyRef; ref != nil {
 				checkKeyRef(t, idx["Secret"], c.Name, e.Name, "Secret", *ref)
+				fromSecret[e.Name] = ref
 			}
 			if ref := e.ValueFrom.ConfigMapKeyRef; ref != nil {
 				checkKeyRef(t, idx["ConfigMap"], c.Name, e.Name, "ConfigMap", *ref)
 			}
 		}
-		if _, ok := env["BAMBOOHR_WEBHOOK_KEY"]; !ok {
-			t.Errorf("%s: BAMBOOHR_WEBHOOK_KEY is not set", c.Name)
+		for _, name := range secretEnv {
+			if i := slices.IndexFunc(c.Env, func(e envVar) bool { return e.Name == name }); i >= 0 && fromSecret[name] == nil {
+				t.Errorf("%s: %s does not come from a Secret (secretKeyRef); keep credentials out of manifests", c.Name, name)
+			}
 		}
-		if env["BAMBOOHR_WEBHOOK_KEY"] != "" {
-			t.Errorf("%s: BAMBOOHR_WEBHOOK_KEY has a literal value; take it from the Secret", c.Name)
+		for _, name := range requiredEnv[binary] {
+			i := slices.IndexFunc(c.Env, func(e envVar) bool { return e.Name == name })
+			switch {
+			case i < 0:
+				t.Errorf("%s: %s is not set; services/%s refuses to start without it", c.Name, name, binary)
+			case fromSecret[name] != nil && fromSecret[name].Optional != nil && *fromSecret[name].Optional:
+				t.Errorf("%s: %s comes from an optional Secret key; services/%s needs it", c.Name, name, binary)
+			case c.Env[i].ValueFrom == nil && c.Env[i].Value == "":
+				t.Errorf("%s: %s is empty", c.Name, name)
+			}
 		}
 
 		ports := map[string]int{}
 		for _, p := range c.Ports {
 			ports[p.Name] = p.ContainerPort
 		}
-		if want := addrPort(t, env["KEYCARD_HTTP_ADDR"], defaultHTTPAddr); ports["http"] != want {
+		if !code(t).reads(binary, "KEYCARD_HTTP_ADDR") {
+			if _, ok := ports["http"]; ok {
+				t.Errorf("%s: port http, but services/%s serves no webhook", c.Name, binary)
+			}
+		} else if want := listenPort(t, "KEYCARD_HTTP_ADDR", env["KEYCARD_HTTP_ADDR"]); ports["http"] != want {
 			t.Errorf("%s: port http is %d, KEYCARD_HTTP_ADDR listens on %d", c.Name, ports["http"], want)
 		}
-		metricsPort := addrPort(t, env["KEYCARD_METRICS_ADDR"], defaultMetricsAddr)
+		metricsPort := listenPort(t, "KEYCARD_METRICS_ADDR", env["KEYCARD_METRICS_ADDR"])
 		if ports["metrics"] != metricsPort {
 			t.Errorf("%s: port metrics is %d, KEYCARD_METRICS_ADDR listens on %d", c.Name, ports["metrics"], metricsPort)
+		}
+		for name, p := range ports {
+			if name != "http" && name != "metrics" {
+				t.Errorf("%s: port %s (%d) is not one Keycard listens on", c.Name, name, p)
+			}
 		}
 		probes := []struct {
 			name  string
@@ -433,6 +464,18 @@ func checkWorkload(t *testing.T, idx map[string]map[string]manifest, kind string
 			t.Errorf("serviceName %q is not a headless Service", w.Spec.ServiceName)
 		}
 	}
+}
+
+// imageBinary returns the command a container runs, from its image
+// keycard/<binary>:<tag> (the name docker/Dockerfile.<binary> builds).
+func imageBinary(t *testing.T, image string) string {
+	t.Helper()
+	repo, _, _ := strings.Cut(image, ":")
+	binary, ok := strings.CutPrefix(repo, "keycard/")
+	if _, known := code(t).binaries[binary]; !ok || !known {
+		t.Fatalf("image %q: want keycard/<command>:<tag> for a command under services/", image)
+	}
+	return binary
 }
 
 func isClaim(w workload, volume string) bool {
@@ -695,15 +738,29 @@ func TestNATSHelmValues(t *testing.T) {
 	if v.Config.JetStream.Merge["sync_interval"] != "always" {
 		t.Error("jetstream sync_interval is not always")
 	}
-	// The ingester asks for as many stream replicas as there are servers.
+	// Every service on the NATS cluster asks for as many stream replicas
+	// as there are servers.
 	idx := byKind(loadManifests(t))
-	var w workload
-	idx["Deployment"]["keycard-ingester"].decode(t, &w)
-	for _, c := range w.Spec.Template.Spec.Containers {
-		for _, e := range c.Env {
-			if e.Name == "KEYCARD_STREAM_REPLICAS" && e.Value != strconv.Itoa(v.Config.Cluster.Replicas) {
-				t.Errorf("KEYCARD_STREAM_REPLICAS %s with %d NATS servers", e.Value, v.Config.Cluster.Replicas)
+	clients := 0
+	for name, m := range idx["Deployment"] {
+		var w workload
+		m.decode(t, &w)
+		for _, c := range w.Spec.Template.Spec.Containers {
+			env := map[string]string{}
+			for _, e := range c.Env {
+				env[e.Name] = e.Value
+			}
+			if env["NATS_URL"] == "" {
+				t.Errorf("%s/%s: NATS_URL is not set", name, c.Name)
+				continue
+			}
+			clients++
+			if got, want := env["KEYCARD_STREAM_REPLICAS"], strconv.Itoa(v.Config.Cluster.Replicas); got != want {
+				t.Errorf("%s/%s: KEYCARD_STREAM_REPLICAS %q with %s NATS servers", name, c.Name, got, want)
 			}
 		}
+	}
+	if clients == 0 {
+		t.Error("no Deployment connects to the NATS cluster")
 	}
 }

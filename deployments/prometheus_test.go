@@ -1,13 +1,18 @@
 package deployments
 
 import (
+	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"go.yaml.in/yaml/v3"
 )
 
 type prometheusConfig struct {
@@ -67,9 +72,27 @@ func TestPrometheusConfig(t *testing.T) {
 			}
 		}
 	}
-	// alerts.yml selects these job names.
-	if !jobs["keycard-ingester"] {
-		t.Error(`no job "keycard-ingester"`)
+	// Every job alerts.yml selects is scraped, except "keycard": the single
+	// binary, which the compose file does not run (prometheus.yml shows
+	// its job commented out).
+	var rules alertRules
+	readYAML(t, "prometheus/alerts.yml", &rules)
+	jobRE := regexp.MustCompile(`\bjob\s*(?:=~|=)\s*"([^"]*)"`)
+	for _, g := range rules.Groups {
+		for _, r := range g.Rules {
+			for _, m := range jobRE.FindAllStringSubmatch(r.Expr, -1) {
+				for _, job := range strings.Split(m[1], "|") {
+					if !jobs[job] && job != "keycard" {
+						t.Errorf("alert %s selects job %q, which prometheus.yml does not scrape", r.Alert, job)
+					}
+				}
+			}
+		}
+	}
+	for _, want := range []string{"keycard-ingester", "keycard-normalizer"} {
+		if !jobs[want] {
+			t.Errorf("no job %q", want)
+		}
 	}
 }
 
@@ -125,9 +148,58 @@ func TestAlertRules(t *testing.T) {
 		}
 	}
 	for _, want := range []string{"KeycardIngesterDown", "KeycardIngesterUnavailable", "KeycardWebhookUnauthorizedSpike",
-		"KeycardIngesterPublishLatencyHigh", "KeycardIngesterNotReady"} {
+		"KeycardIngesterPublishLatencyHigh", "KeycardIngesterNotReady",
+		"KeycardNormalizerDown", "KeycardNormalizerDeadLetters", "KeycardNormalizerRetrying",
+		"KeycardPollerStale", "KeycardSweepGuardTripped"} {
 		if !seen[want] {
 			t.Errorf("no alert %s", want)
+		}
+	}
+}
+
+// TestPollerStaleThreshold keeps KeycardPollerStale at 3 × the poll
+// interval the code defaults to (and the deployments do not override).
+func TestPollerStaleThreshold(t *testing.T) {
+	t.Parallel()
+	var rules alertRules
+	readYAML(t, "prometheus/alerts.yml", &rules)
+	expr := ""
+	for _, g := range rules.Groups {
+		for _, r := range g.Rules {
+			if r.Alert == "KeycardPollerStale" {
+				expr = r.Expr
+			}
+		}
+	}
+	m := regexp.MustCompile(`>\s*3\s*\*\s*([0-9]+)\s*$`).FindStringSubmatch(strings.TrimSpace(expr))
+	if m == nil {
+		t.Fatalf("KeycardPollerStale: expr %q does not end in > 3 * <seconds>", expr)
+	}
+	interval, err := time.ParseDuration(code(t).envDefault(t, "KEYCARD_POLL_INTERVAL"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := m[1]; got != strconv.Itoa(int(interval.Seconds())) {
+		t.Errorf("KeycardPollerStale assumes a %ss poll interval; KEYCARD_POLL_INTERVAL defaults to %s", got, interval)
+	}
+	// A deployment that changes the interval needs another threshold.
+	for name, s := range loadCompose(t).Services {
+		if v, ok := s.Environment["KEYCARD_POLL_INTERVAL"]; ok {
+			t.Errorf("compose service %s sets KEYCARD_POLL_INTERVAL=%s; KeycardPollerStale assumes the default", name, v)
+		}
+	}
+	for _, mf := range loadManifests(t) {
+		var w workload
+		if mf.Kind != "Deployment" && mf.Kind != "StatefulSet" {
+			continue
+		}
+		mf.decode(t, &w)
+		for _, c := range w.Spec.Template.Spec.Containers {
+			for _, e := range c.Env {
+				if e.Name == "KEYCARD_POLL_INTERVAL" {
+					t.Errorf("%s sets KEYCARD_POLL_INTERVAL; KeycardPollerStale assumes the default", mf)
+				}
+			}
 		}
 	}
 }
@@ -141,6 +213,13 @@ func TestPromtool(t *testing.T) {
 	if err != nil {
 		t.Skip("promtool not on PATH")
 	}
+	// The dashboards' queries, as recording rules, so that promtool parses
+	// them too (Grafana's variables replaced by plausible values).
+	dashboardRules, err := filepath.Abs(filepath.Join(t.TempDir(), "dashboards.yml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeDashboardRules(t, dashboardRules)
 	tests := []struct {
 		name string
 		args []string
@@ -148,6 +227,7 @@ func TestPromtool(t *testing.T) {
 		{name: "config", args: []string{"check", "config", "prometheus.yml"}},
 		{name: "rules", args: []string{"check", "rules", "alerts.yml"}},
 		{name: "rule unit tests", args: []string{"test", "rules", "alerts_test.yml"}},
+		{name: "dashboard queries", args: []string{"check", "rules", dashboardRules}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -158,5 +238,55 @@ func TestPromtool(t *testing.T) {
 				t.Errorf("promtool %s: %v\n%s", strings.Join(tt.args, " "), err, out)
 			}
 		})
+	}
+}
+
+// grafanaVariable matches $name, ${name} and ${name:format} in a query.
+var grafanaVariable = regexp.MustCompile(`\$\{?(\w+)(?::\w+)?\}?`)
+
+// writeDashboardRules writes every dashboard query as a recording rule.
+func writeDashboardRules(t *testing.T, path string) {
+	t.Helper()
+	type rule struct {
+		Record string `yaml:"record"`
+		Expr   string `yaml:"expr"`
+	}
+	var rules []rule
+	paths, err := filepath.Glob("grafana/dashboards/*.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range paths {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var d dashboard
+		if err := json.Unmarshal(b, &d); err != nil {
+			t.Fatalf("%s: %v", p, err)
+		}
+		for _, panel := range d.Panels {
+			for _, tg := range panel.Targets {
+				expr := grafanaVariable.ReplaceAllStringFunc(tg.Expr, func(v string) string {
+					switch name := grafanaVariable.FindStringSubmatch(v)[1]; name {
+					case "__rate_interval", "__interval":
+						return "5m"
+					case "__range":
+						return "6h"
+					default:
+						return ".+"
+					}
+				})
+				name := fmt.Sprintf("dashboard:%s:panel_%d_%s", d.UID, panel.ID, tg.RefID)
+				rules = append(rules, rule{Record: strings.ReplaceAll(name, "-", "_"), Expr: expr})
+			}
+		}
+	}
+	out, err := yaml.Marshal(map[string]any{"groups": []any{map[string]any{"name": "dashboards", "rules": rules}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, out, 0o600); err != nil {
+		t.Fatal(err)
 	}
 }
