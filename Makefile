@@ -2,7 +2,7 @@
 SHELL   := /bin/bash
 MODULES := $(shell sed -n 's|^[[:space:]]*\./\([^[:space:]]*\)$$|\1|p' go.work)
 SERVICES := $(notdir $(wildcard services/*))
-FUZZTIME ?= 5s
+FUZZTIME ?= 2000x
 
 .DEFAULT_GOAL := help
 
@@ -11,13 +11,14 @@ help: ## list the targets
 	@awk 'BEGIN{FS=":.*## "} /^[a-z-]+:.*## /{printf "  %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 .PHONY: run
-run: ## run Keycard: one binary, embedded JetStream under ./data (dev key in data/dev-webhook-key)
+run: ## run Keycard: one binary, embedded JetStream under ./data, example policy in dry-run (dev key in data/dev-webhook-key)
 	@BAMBOOHR_WEBHOOK_KEY="$${BAMBOOHR_WEBHOOK_KEY:-$$(scripts/dev-key)}" \
 	 KEYCARD_LOG_FORMAT="$${KEYCARD_LOG_FORMAT:-console}" \
+	 KEYCARD_CONFIG="$${KEYCARD_CONFIG:-deployments/keycard.example.yaml}" \
 	 go run ./services/keycard
 
 .PHONY: test
-test: ## every module's tests with -race, then each fuzz target for FUZZTIME (default 5s)
+test: ## every module's tests with -race, then each fuzz target for FUZZTIME (default 2000 inputs)
 	@FUZZTIME=$(FUZZTIME) scripts/test.sh $(MODULES)
 
 .PHONY: fuzz

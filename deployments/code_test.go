@@ -74,6 +74,11 @@ type codeFacts struct {
 	// is also its image name) to the variables its config type reads,
 	// through embedded structs and type aliases.
 	binaries map[string]map[string]bool
+	// commands holds every command under services/ (a package main in
+	// services/<name>), whether or not it reads envconfig, with whether it
+	// listens: calls service.Setup (which serves /metrics, /healthz and
+	// /readyz), an http ListenAndServe/Serve or a net.Listen.
+	commands map[string]bool
 	// metrics holds the keycard_* metrics by full name.
 	metrics map[string]metricInfo
 	// strings holds every string literal of the scanned files.
@@ -141,6 +146,7 @@ func scanCode() (*codeFacts, error) {
 		facts: &codeFacts{
 			env:      map[string][]envDecl{},
 			binaries: map[string]map[string]bool{},
+			commands: map[string]bool{},
 			metrics:  map[string]metricInfo{},
 			strings:  map[string]bool{},
 		},
@@ -171,7 +177,8 @@ func scanCode() (*codeFacts, error) {
 		}
 	}
 	for _, dir := range dirs {
-		if p := s.pkgs[dir]; p.name == "main" && strings.HasPrefix(dir, "services/") {
+		if p := s.pkgs[dir]; p.name == "main" && path.Dir(dir) == "services" {
+			s.facts.commands[path.Base(dir)] = s.listens(p)
 			s.scanBinary(p)
 		}
 	}
@@ -396,6 +403,55 @@ func (s *scanner) scanBinary(p *goPackage) {
 	}
 }
 
+// listenCalls are the calls that make a command a server, by import path
+// ("" for a method on any value, such as an http.Server's).
+var listenCalls = map[string][]string{
+	"keycard/pkg/service": {"Setup"},
+	"net/http":            {"ListenAndServe", "ListenAndServeTLS", "Serve", "ServeTLS"},
+	"net":                 {"Listen", "ListenTCP", "ListenUnix"},
+	"":                    {"ListenAndServe", "ListenAndServeTLS"},
+}
+
+// listens reports whether the command's own package calls one of
+// listenCalls. Listeners in other packages count only through the call
+// that starts them here (service.Setup), which is how every server of this
+// repository starts its metrics port.
+func (s *scanner) listens(p *goPackage) bool {
+	found := false
+	for _, f := range p.files {
+		imports := map[string]string{} // local name -> import path
+		for _, imp := range f.Imports {
+			ip, err := strconv.Unquote(imp.Path.Value)
+			if err != nil {
+				continue
+			}
+			local := path.Base(ip)
+			if imp.Name != nil {
+				local = imp.Name.Name
+			}
+			imports[local] = ip
+		}
+		ast.Inspect(f, func(n ast.Node) bool {
+			call, ok := n.(*ast.CallExpr)
+			if !ok {
+				return !found
+			}
+			sel, ok := call.Fun.(*ast.SelectorExpr)
+			if !ok {
+				return true
+			}
+			importPath := ""
+			if x, ok := sel.X.(*ast.Ident); ok {
+				importPath = imports[x.Name]
+			}
+			found = found || slices.Contains(listenCalls[importPath], sel.Sel.Name) ||
+				slices.Contains(listenCalls[""], sel.Sel.Name)
+			return !found
+		})
+	}
+	return found
+}
+
 // collectEnv adds the variables of the type expression typ (in file f of
 // package p) to out.
 func (s *scanner) collectEnv(p *goPackage, f *ast.File, typ ast.Expr, seen map[string]bool, out map[string]bool) {
@@ -557,7 +613,10 @@ func exprString(e ast.Expr) string {
 func TestCodeFacts(t *testing.T) {
 	t.Parallel()
 	c := code(t)
-	for _, binary := range []string{"keycard", "ingester", "normalizer"} {
+	for _, binary := range []string{"keycard", "ingester", "normalizer", "worker"} {
+		if !c.commands[binary] {
+			t.Errorf("services/%s: no listener found (service.Setup)", binary)
+		}
 		vars := c.binaries[binary]
 		if len(vars) == 0 {
 			t.Errorf("found no variables read by services/%s", binary)
@@ -577,13 +636,41 @@ func TestCodeFacts(t *testing.T) {
 			}
 		}
 	}
-	for _, name := range []string{"keycard_ingester_requests_total", "keycard_normalizer_messages_total", "keycard_poller_polls_total"} {
+	for _, name := range []string{"keycard_ingester_requests_total", "keycard_normalizer_messages_total", "keycard_poller_polls_total",
+		"keycard_worker_events_total"} {
 		if _, ok := c.metrics[name]; !ok {
 			t.Errorf("metric %s not found", name)
 		}
 	}
-	if m := c.metrics["keycard_normalizer_message_duration_seconds"]; m.kind != histogram {
-		t.Errorf("keycard_normalizer_message_duration_seconds is a %s, want histogram", m.kind)
+	for _, name := range []string{"keycard_normalizer_message_duration_seconds", "keycard_worker_end_to_end_seconds"} {
+		if m := c.metrics[name]; m.kind != histogram {
+			t.Errorf("%s is a %s, want histogram", name, m.kind)
+		}
+	}
+}
+
+// TestCommands sorts the commands under services/ into servers, which the
+// deployment files must cover, and the operator CLIs of cliCommands,
+// which they must not.
+func TestCommands(t *testing.T) {
+	t.Parallel()
+	c := code(t)
+	for name, listens := range c.commands {
+		_, cli := cliCommands[name]
+		_, envconfig := c.binaries[name]
+		switch {
+		case cli && listens:
+			t.Errorf("services/%s is in cliCommands but starts a listener: it is a server now; remove it from cliCommands and deploy it", name)
+		case !cli && !listens:
+			t.Errorf("services/%s starts no listener (service.Setup): if it is an operator tool, add it to cliCommands", name)
+		case !cli && !envconfig:
+			t.Errorf("services/%s does not read its environment with envconfig.Process(\"\", &cfg), so these tests cannot see its variables", name)
+		}
+	}
+	for name, what := range cliCommands {
+		if _, ok := c.commands[name]; !ok {
+			t.Logf("cliCommands: services/%s (%s) is not a command in the workspace (yet)", name, what)
+		}
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"path"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -275,18 +276,45 @@ func TestComposeKeycardServices(t *testing.T) {
 			if slices.Contains(s.Ports, composePort(metricsPort)) {
 				t.Errorf("metrics port %d is published; keep it on the compose network (expose)", metricsPort)
 			}
-			// Required variables and secrets come from the caller's
-			// environment, and compose refuses to start without them.
-			for _, k := range slices.Concat(requiredEnv[binary], secretEnv) {
+			// Required variables are set, and secrets come from the caller's
+			// environment: ${NAME:?message}, so compose refuses to start
+			// without them. A required variable taken from the environment
+			// is taken the same way (${NAME} or ${NAME:-} could be empty).
+			for _, k := range requiredEnv[binary] {
+				v, ok := s.Environment[k]
+				switch {
+				case !ok || v == "":
+					t.Errorf("%s is not set; services/%s refuses to start without it", k, binary)
+				case strings.Contains(v, "${"):
+					if m := composeRef.FindStringSubmatch(v); m == nil || m[1] != k || m[2] != ":?" || m[3] == "" {
+						t.Errorf("%s is %q; use ${%s:?message}", k, v, k)
+					}
+				}
+			}
+			for _, k := range secretEnv {
 				v, ok := s.Environment[k]
 				if !ok {
-					if slices.Contains(requiredEnv[binary], k) {
-						t.Errorf("%s is not set; services/%s refuses to start without it", k, binary)
-					}
 					continue
 				}
 				if m := composeRef.FindStringSubmatch(v); m == nil || m[1] != k || m[2] != ":?" || m[3] == "" {
 					t.Errorf("%s is %q; use ${%s:?message}", k, v, k)
+				}
+			}
+			// KEYCARD_CONFIG names a file the service mounts.
+			if cfg := s.Environment["KEYCARD_CONFIG"]; cfg != "" && !slices.ContainsFunc(s.Volumes, func(m composeMount) bool {
+				return m.Target == cfg || m.Target == path.Dir(cfg)
+			}) {
+				t.Errorf("KEYCARD_CONFIG %s is not a mounted file or in a mounted folder (volumes %v)", cfg, s.Volumes)
+			}
+			// REDIS_URL points at a Redis of this compose file.
+			if v := s.Environment["REDIS_URL"]; v != "" {
+				u, err := url.Parse(v)
+				if err != nil || u.Scheme != "redis" {
+					t.Errorf("REDIS_URL %q: want redis://<service>:6379/<db>", v)
+				} else if r, ok := c.Services[u.Hostname()]; !ok || !strings.HasPrefix(r.Image, "redis:") || u.Port() != "6379" {
+					t.Errorf("REDIS_URL %q is not a redis service of this file on port 6379", v)
+				} else if !slices.Contains(s.DependsOn, u.Hostname()) {
+					t.Errorf("does not wait for %s (depends_on %v)", u.Hostname(), s.DependsOn)
 				}
 			}
 			// A default given in the compose file is the code's default,
@@ -330,7 +358,7 @@ func TestComposeKeycardServices(t *testing.T) {
 			}
 		})
 	}
-	for _, want := range []string{"ingester", "normalizer"} {
+	for _, want := range []string{"ingester", "normalizer", "worker"} {
 		if !found[want] {
 			t.Errorf("no compose service runs services/%s", want)
 		}

@@ -92,7 +92,7 @@ func TestGrafanaDashboards(t *testing.T) {
 			checkDashboard(t, d)
 		})
 	}
-	for _, want := range []string{"Keycard — ingest", "Keycard — normalizer"} {
+	for _, want := range []string{"Keycard — ingest", "Keycard — normalizer", "Keycard — workers"} {
 		if !titles[want] {
 			t.Errorf("no dashboard titled %q", want)
 		}

@@ -266,6 +266,10 @@ func TestWorkloads(t *testing.T) {
 		// Two normalizers on one durable consumer; their pollers take turns
 		// through compare-and-set in KV, so a second replica is safe.
 		{kind: "Deployment", name: "keycard-normalizer", wantReplicas: 2},
+		// Two workers: each app's durable consumer shares its events
+		// between them, and with REDIS_URL they share the idempotency
+		// ledger and the app's pacing, so two pace as one.
+		{kind: "Deployment", name: "keycard-worker", wantReplicas: 2},
 		// One single binary: a second would be a second JetStream store.
 		{kind: "StatefulSet", name: "keycard", wantReplicas: 1},
 	}

@@ -89,7 +89,7 @@ func TestPrometheusConfig(t *testing.T) {
 			}
 		}
 	}
-	for _, want := range []string{"keycard-ingester", "keycard-normalizer"} {
+	for _, want := range []string{"keycard-ingester", "keycard-normalizer", "keycard-worker"} {
 		if !jobs[want] {
 			t.Errorf("no job %q", want)
 		}
@@ -150,7 +150,9 @@ func TestAlertRules(t *testing.T) {
 	for _, want := range []string{"KeycardIngesterDown", "KeycardIngesterUnavailable", "KeycardWebhookUnauthorizedSpike",
 		"KeycardIngesterPublishLatencyHigh", "KeycardIngesterNotReady",
 		"KeycardNormalizerDown", "KeycardNormalizerDeadLetters", "KeycardNormalizerRetrying",
-		"KeycardPollerStale", "KeycardSweepGuardTripped"} {
+		"KeycardPollerStale", "KeycardSweepGuardTripped",
+		"KeycardWorkerDown", "KeycardWorkerDeadLetters", "KeycardWorkerActionsHeld",
+		"KeycardDeprovisionSLOBreached", "KeycardWorkerRetrying"} {
 		if !seen[want] {
 			t.Errorf("no alert %s", want)
 		}

@@ -18,7 +18,16 @@ const (
 	Sched  = "HR_SCHED"
 	DLQ    = "HR_DLQ"
 	Audit  = "AUDIT"
+	Replay = "HR_REPLAY"
+	Held   = "HR_HELD"
 )
+
+// ReplaySubject is where an operator's replay for one app lands; only that
+// app's worker reads it.
+func ReplaySubject(app, employeeKey string) string { return "replay." + app + "." + employeeKey }
+
+// HeldSubject holds a deactivation the blast-radius guard stopped.
+func HeldSubject(app, employeeKey string) string { return "held." + app + "." + employeeKey }
 
 // InboxSubject is where raw deliveries from one HR source land.
 func InboxSubject(source string) string { return "hr.inbox." + source }
@@ -108,6 +117,30 @@ func Configs(o Options) []jetstream.StreamConfig {
 			Duplicates:  day,
 			DenyDelete:  true,
 			DenyPurge:   true,
+		},
+		{
+			// Not in DESIGN.md's table: replays go to the one app that
+			// failed rather than back onto HR_EVENTS, which every app reads.
+			Name:        Replay,
+			Description: "Operator replays of dead letters and released held actions, per app",
+			Subjects:    []string{"replay.>"},
+			Retention:   jetstream.LimitsPolicy,
+			Storage:     jetstream.FileStorage,
+			Replicas:    o.Replicas,
+			MaxAge:      30 * day,
+			Duplicates:  day, // a double click on replay stores one message
+		},
+		{
+			// Deactivations held by the blast-radius guard, until an
+			// operator releases or rejects them (no MaxAge: a held leaver
+			// must not silently expire).
+			Name:        Held,
+			Description: "Actions held by the blast-radius guard",
+			Subjects:    []string{"held.>"},
+			Retention:   jetstream.LimitsPolicy,
+			Storage:     jetstream.FileStorage,
+			Replicas:    o.Replicas,
+			Duplicates:  day,
 		},
 	}
 }

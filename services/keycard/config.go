@@ -7,12 +7,14 @@ import (
 	"keycard/pkg/service"
 	"keycard/services/ingester/ingest"
 	"keycard/services/normalizer/normalize"
+	"keycard/services/worker/workers"
 )
 
 // Aliases give the two embedded Settings distinct field names.
 type (
 	IngestSettings     = ingest.Settings
 	NormalizerSettings = normalize.Settings
+	WorkerSettings     = workers.Settings
 )
 
 // config is the single binary's environment; README.md lists every
@@ -22,6 +24,7 @@ type config struct {
 	service.Base
 	IngestSettings
 	NormalizerSettings
+	WorkerSettings
 
 	HTTPAddr string `envconfig:"KEYCARD_HTTP_ADDR" default:":8080"`
 	DataDir  string `envconfig:"KEYCARD_DATA_DIR" default:"./data"`

@@ -11,11 +11,21 @@ require (
 )
 
 require (
+	cel.dev/cel-go v0.33.2 // indirect
+	cel.dev/expr v0.25.1 // indirect
+	github.com/antlr4-go/antlr/v4 v4.13.1 // indirect
 	github.com/cenkalti/backoff/v4 v4.3.0 // indirect
+	github.com/go-redis/redis_rate/v10 v10.0.1 // indirect
 	github.com/prometheus/client_golang v1.25.0 // indirect
+	github.com/redis/go-redis/v9 v9.23.0 // indirect
 	github.com/santhosh-tekuri/jsonschema/v6 v6.0.3 // indirect
+	go.uber.org/atomic v1.12.0 // indirect
+	go.yaml.in/yaml/v3 v3.0.6 // indirect
+	golang.org/x/exp v0.0.0-20240823005443-9b4947da3948 // indirect
 	golang.org/x/sync v0.25.0 // indirect
 	golang.org/x/text v0.43.0 // indirect
+	google.golang.org/genproto/googleapis/api v0.0.0-20240826202546-f6391c0de4c7 // indirect
+	google.golang.org/genproto/googleapis/rpc v0.0.0-20240826202546-f6391c0de4c7 // indirect
 )
 
 require (
@@ -40,6 +50,7 @@ require (
 	google.golang.org/protobuf v1.36.12 // indirect
 	keycard/services/ingester v0.0.0
 	keycard/services/normalizer v0.0.0
+	keycard/services/worker v0.0.0
 )
 
 replace keycard/pkg => ../../pkg
@@ -47,3 +58,5 @@ replace keycard/pkg => ../../pkg
 replace keycard/services/ingester => ../ingester
 
 replace keycard/services/normalizer => ../normalizer
+
+replace keycard/services/worker => ../worker

@@ -1,7 +1,7 @@
 // Command keycard is the whole of Keycard in one process: an embedded NATS
 // JetStream server with its file store under KEYCARD_DATA_DIR (or an
-// external NATS_URL), the webhook ingester and the normalizer (later
-// issues add the workers). It is what `make run` starts.
+// external NATS_URL), the webhook ingester, the normalizer and a worker for
+// every app in KEYCARD_CONFIG. It is what `make run` starts.
 package main
 
 import (
@@ -19,9 +19,11 @@ import (
 	"github.com/rs/zerolog"
 
 	"keycard/pkg/natsembed"
+	"keycard/pkg/policy"
 	"keycard/pkg/service"
 	"keycard/services/ingester/ingest"
 	"keycard/services/normalizer/normalize"
+	"keycard/services/worker/workers"
 )
 
 func main() {
@@ -44,6 +46,13 @@ func run(ctx context.Context, stdout io.Writer) error {
 	if err := cfg.Validate(cfg.InboxDuplicates); err != nil {
 		return err
 	}
+	var pol *policy.Config
+	if cfg.ConfigFile != "" {
+		var err error
+		if pol, err = workers.LoadPolicy(cfg.WorkerSettings); err != nil {
+			return err
+		}
+	}
 	connect := service.External(cfg.Base, "keycard")
 	if cfg.NATSURL == "" {
 		connect = embedded(cfg)
@@ -64,6 +73,13 @@ func run(ctx context.Context, stdout io.Writer) error {
 	} else {
 		rt.Log.Warn().Msg("BambooHR API not configured (BAMBOOHR_API_KEY, BAMBOOHR_COMPANY): " +
 			"deliveries are stored in HR_INBOX and normalized once it is")
+	}
+	if pol != nil {
+		parts = append(parts, func(ctx context.Context) error {
+			return workers.Serve(ctx, rt.JS, pol, cfg.WorkerSettings, cfg.StreamReplicas, rt.Log.With().Str("component", "worker").Logger(), rt.Registry)
+		})
+	} else {
+		rt.Log.Warn().Msg("KEYCARD_CONFIG not set: no app workers run (make run uses deployments/keycard.example.yaml)")
 	}
 	err = rt.Run(ctx, parts...)
 	rt.Log.Info().Err(err).Msg("keycard stopped")

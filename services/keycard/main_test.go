@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"slices"
@@ -22,6 +23,7 @@ import (
 	"keycard/pkg/event"
 	"keycard/pkg/natstest"
 	"keycard/pkg/streams"
+	"keycard/pkg/worker"
 )
 
 const key = "e2e-key-not-real"
@@ -216,6 +218,7 @@ func TestSingleBinaryNormalizes(t *testing.T) {
 	t.Setenv("BAMBOOHR_API_URL", fake.URL())
 	t.Setenv("BAMBOOHR_API_KEY", fake.APIKey())
 	t.Setenv("BAMBOOHR_COMPANY", fake.Company())
+	t.Setenv("KEYCARD_CONFIG", "../../deployments/keycard.example.yaml")
 	in := start(t, t.TempDir())
 	defer in.stop(t)
 
@@ -233,6 +236,31 @@ func TestSingleBinaryNormalizes(t *testing.T) {
 	}
 	if kinds := waitKinds(t, in.natsURL, 2); !slices.Equal(kinds, []string{"hired", "terminated"}) {
 		t.Fatalf("HR_EVENTS kinds = %v, want [hired terminated]", kinds)
+	}
+	// Every app of the example config planned the hire and the leave
+	// (dry-run: no credentials), each recorded once in AUDIT.
+	var got []string
+	for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		got = got[:0]
+		for _, m := range streamMsgs(t, in.natsURL, streams.Audit) {
+			var r worker.Record
+			if err := json.Unmarshal(m.Data, &r); err != nil {
+				t.Fatal(err)
+			}
+			got = append(got, fmt.Sprintf("%s:%s:%s:%s", r.App, r.Kind, r.Outcome, r.Mode))
+		}
+		if len(got) >= 6 {
+			break
+		}
+	}
+	slices.Sort(got)
+	want := []string{
+		"github:hired:applied:dry-run", "github:terminated:applied:dry-run",
+		"google:hired:applied:dry-run", "google:terminated:applied:dry-run",
+		"slack:hired:applied:dry-run", "slack:terminated:applied:dry-run",
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("AUDIT = %v, want %v", got, want)
 	}
 }
 

@@ -1,0 +1,126 @@
+// Package connector is the one interface an application connector
+// implements: find a person's account, create it (adopting one that already
+// exists), update it, switch it on or off, and manage its memberships. The
+// worker runtime decides what to do (Plan) and calls these; a new app is
+// one implementation plus its tests.
+package connector
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Person is what an app is told about someone.
+type Person struct {
+	EmployeeID  string // the HR id; SCIM externalId
+	AccountID   string // the app's own id from an earlier sync, if known (re-hires: some apps hide deactivated users from searches)
+	Email       string
+	UserName    string
+	GivenName   string
+	FamilyName  string
+	DisplayName string
+	Title       string
+	Department  string
+	ManagerID   string // the manager's HR id
+}
+
+// Kind is a kind of membership.
+type Kind string
+
+const (
+	Group   Kind = "group"
+	Team    Kind = "team"
+	Channel Kind = "channel"
+	Role    Kind = "role"
+)
+
+// Kinds lists every membership kind, in a stable order.
+var Kinds = []Kind{Group, Team, Channel, Role}
+
+// Account is an app's account as the app reports it.
+type Account struct {
+	ID          string
+	ExternalID  string
+	UserName    string
+	Email       string
+	Active      bool
+	Attributes  map[string]string // what Update sets, as the app holds it
+	Memberships map[Kind][]string
+}
+
+// Connector talks to one application. Every method must be idempotent:
+// Create on an existing account adopts it, Add on an existing membership
+// and Remove on a missing one succeed.
+type Connector interface {
+	// Find returns the person's account (by AccountID, then external id,
+	// then email), or nil when there is none.
+	Find(ctx context.Context, p Person) (*Account, error)
+	Create(ctx context.Context, p Person) (Account, error)
+	Update(ctx context.Context, a Account, p Person) error
+	SetActive(ctx context.Context, a Account, active bool) error
+	AddMembership(ctx context.Context, a Account, kind Kind, name string) error
+	RemoveMembership(ctx context.Context, a Account, kind Kind, name string) error
+	// List calls fn for every account, for reconciliation.
+	List(ctx context.Context, fn func(Account) error) error
+}
+
+// Attributes are the account attributes Keycard keeps in line with HR.
+func (p Person) Attributes() map[string]string {
+	return map[string]string{
+		"email": p.Email, "user_name": p.UserName, "given_name": p.GivenName, "family_name": p.FamilyName,
+		"display_name": p.DisplayName, "title": p.Title, "department": p.Department, "manager_id": p.ManagerID,
+	}
+}
+
+// Errors carry their class: Permanent (will never succeed as it is) or
+// RetryAfter (transient, with the server's hint); anything else is
+// transient without a hint.
+type permanentError struct{ err error }
+
+func (e permanentError) Error() string { return e.err.Error() }
+func (e permanentError) Unwrap() error { return e.err }
+
+// Permanent marks err as one no retry can fix (a 400, a 404 on a required
+// parent, misconfigured credentials).
+func Permanent(err error) error {
+	if err == nil {
+		return nil
+	}
+	return permanentError{err}
+}
+
+// IsPermanent reports whether err (or anything it wraps) is permanent.
+func IsPermanent(err error) bool {
+	var p permanentError
+	return errors.As(err, &p)
+}
+
+type retryAfterError struct {
+	after time.Duration
+	err   error
+}
+
+func (e retryAfterError) Error() string {
+	return fmt.Sprintf("%v (retry after %s)", e.err, e.after)
+}
+func (e retryAfterError) Unwrap() error { return e.err }
+
+// RetryAfter marks err as transient with the server's requested delay
+// (a 429 or 503 with Retry-After, Google's rate-limit 403s).
+func RetryAfter(d time.Duration, err error) error {
+	if err == nil {
+		return nil
+	}
+	return retryAfterError{d, err}
+}
+
+// RetryAfterHint returns the delay a transient error asked for.
+func RetryAfterHint(err error) (time.Duration, bool) {
+	var r retryAfterError
+	if errors.As(err, &r) {
+		return r.after, true
+	}
+	return 0, false
+}

@@ -1,0 +1,203 @@
+package policy
+
+import (
+	"fmt"
+	"os"
+	"time"
+
+	"cel.dev/cel-go/cel"
+	"cel.dev/cel-go/common/types"
+)
+
+// App types.
+const (
+	TypeSCIM      = "scim"
+	TypeGoogle    = "google"
+	TypeGitHub    = "github"
+	TypeGitLab    = "gitlab"
+	TypeDiscord   = "discord"
+	TypePipedrive = "pipedrive"
+	// TypeDryRun is a connector that changes nothing and only logs its plan.
+	TypeDryRun = "dryrun"
+)
+
+// Modes.
+const (
+	ModeApply  = "apply"
+	ModeDryRun = "dry-run"
+)
+
+// Deprovision actions.
+const (
+	// DeprovisionDeactivate deactivates or suspends (reversible).
+	DeprovisionDeactivate = "deactivate"
+	// DeprovisionDelete deletes the account; only when configured.
+	DeprovisionDelete = "delete"
+)
+
+// Defaults applied by Load and Parse to what the file leaves out.
+const (
+	DefaultWritesPerMinute  = 60
+	DefaultBurst            = 1
+	DefaultMaxDeactivations = 10
+	DefaultMaxShare         = 0.1
+	DefaultWindow           = 10 * time.Minute
+)
+
+// Config is a loaded, validated configuration: the apps and the access
+// policy. Build it with Load or Parse (Evaluate needs the rules' compiled
+// conditions); it is immutable afterwards and safe for concurrent use.
+type Config struct {
+	Apps   []App  `yaml:"apps"`
+	Policy Policy `yaml:"policy"`
+	// File is the path the configuration was loaded from.
+	File string `yaml:"-"`
+
+	// Set by Parse: the rules' compiled conditions and grants, and the
+	// birthright grants, resolved to indexes into Apps.
+	rules      []compiledRule // parallel to Policy.Rules
+	birthright []appGrant
+	adapter    types.Adapter
+}
+
+// App is one application Keycard provisions.
+type App struct {
+	// Name is unique, ^[a-z][a-z0-9-]{0,31}$; the metric label "app" and
+	// a NATS subject token.
+	Name string `yaml:"name"`
+	// Type is one of the Type* constants.
+	Type string `yaml:"type"`
+	// Profile names the vendor quirks of a SCIM implementation ("slack").
+	Profile string `yaml:"profile,omitempty"`
+	// BaseURL is the API base URL: https, or http for localhost only.
+	// Empty means the connector's default.
+	BaseURL string `yaml:"base_url,omitempty"`
+	// TokenEnv names the environment variable holding the API token (never
+	// the token itself).
+	TokenEnv string `yaml:"token_env,omitempty"`
+	// CredentialsEnv names the environment variable holding a credentials
+	// document, such as a Google service-account key.
+	CredentialsEnv string `yaml:"credentials_env,omitempty"`
+	// Domain is the primary domain (google).
+	Domain string `yaml:"domain,omitempty"`
+	// AdminEmail is the admin a Google service account impersonates.
+	AdminEmail string `yaml:"admin_email,omitempty"`
+	// Org is the GitHub organisation or GitLab top-level group.
+	Org string `yaml:"org,omitempty"`
+	// Mode is ModeApply or ModeDryRun. Default: ModeApply when TokenEnv or
+	// CredentialsEnv is set, ModeDryRun otherwise. A worker still runs in
+	// dry-run when the named variable is unset at run time.
+	Mode string `yaml:"mode"`
+	// RateLimit paces writes.
+	RateLimit RateLimit `yaml:"rate_limit"`
+	// Guard holds mass deactivations for an operator.
+	Guard Guard `yaml:"guard"`
+	// Deprovision is DeprovisionDeactivate (default) or DeprovisionDelete.
+	Deprovision string `yaml:"deprovision"`
+}
+
+// Credential names the environment variable holding the app's credential:
+// TokenEnv, else CredentialsEnv, else "".
+func (a App) Credential() string {
+	if a.TokenEnv != "" {
+		return a.TokenEnv
+	}
+	return a.CredentialsEnv
+}
+
+// RateLimit is a token bucket: WritesPerMinute sustained (default
+// DefaultWritesPerMinute), up to Burst at once (default DefaultBurst).
+type RateLimit struct {
+	WritesPerMinute int `yaml:"writes_per_minute"`
+	Burst           int `yaml:"burst"`
+}
+
+// Guard is the blast-radius guard: when more than MaxDeactivations
+// (default DefaultMaxDeactivations) or more than MaxShare (0..1, default
+// DefaultMaxShare) of the app's accounts would be deactivated within
+// Window (default DefaultWindow), the excess is held for an operator.
+type Guard struct {
+	MaxDeactivations int           `yaml:"max_deactivations"`
+	MaxShare         float64       `yaml:"max_share"`
+	Window           time.Duration `yaml:"window"`
+}
+
+// Policy says who gets what.
+type Policy struct {
+	// Birthright grants apply to every active person, by app name.
+	Birthright map[string]Grant `yaml:"birthright,omitempty"`
+	// Rules add grants to the people their condition selects.
+	Rules []Rule `yaml:"rules,omitempty"`
+}
+
+// Rule grants access to the people for whom When holds.
+type Rule struct {
+	// Name is unique; default "rules[<index>]".
+	Name string `yaml:"name"`
+	// When is a CEL expression of type bool over the variable employee
+	// (the snapshot event.Employee by its JSON field names).
+	When string `yaml:"when"`
+	// Grant is the access granted, by app name.
+	Grant map[string]Grant `yaml:"grant"`
+}
+
+// Grant is access in one app. The zero Grant means an account with no
+// groups.
+type Grant struct {
+	Groups   []string `yaml:"groups,omitempty"`
+	Teams    []string `yaml:"teams,omitempty"`
+	Channels []string `yaml:"channels,omitempty"`
+	Roles    []string `yaml:"roles,omitempty"`
+	License  string   `yaml:"license,omitempty"`
+}
+
+// compiledRule is a rule's condition, ready to evaluate.
+type compiledRule struct {
+	prg    cel.Program
+	grants []appGrant
+}
+
+// Load reads and parses the configuration file at path; see Parse.
+func Load(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("load config: %w", err)
+	}
+	return Parse(path, data)
+}
+
+// Parse decodes, validates and compiles the configuration in data; file
+// names it in errors and becomes Config.File. Every problem found is
+// reported, as *Error values joined with errors.Join, sorted by position.
+// Validation runs in three passes: the YAML syntax; the document against
+// the keycard-config.v1 JSON Schema; then the semantic checks (unique app
+// names, grants only for defined apps, CEL conditions, URLs, durations),
+// which skip fields the schema already rejected. Defaults are applied
+// after validation.
+func Parse(file string, data []byte) (*Config, error) {
+	display := file
+	if display == "" {
+		display = "<config>"
+	}
+	root, perr := decodeYAML(display, data)
+	if perr != nil {
+		return nil, joinErrors([]*Error{perr})
+	}
+	v := &validator{file: display, root: root}
+	v.validate(data)
+	if len(v.errs) > 0 {
+		return nil, joinErrors(v.errs)
+	}
+	v.cfg.File = file
+	return v.cfg, nil
+}
+
+// App returns the app named name.
+func (c *Config) App(name string) (App, bool) {
+	for _, a := range c.Apps {
+		if a.Name == name {
+			return a, true
+		}
+	}
+	return App{}, false
+}

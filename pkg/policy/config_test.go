@@ -1,0 +1,383 @@
+package policy
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+)
+
+const exampleConfig = "../../deployments/keycard.example.yaml"
+
+// problems returns the *Error values joined in err.
+func problems(t *testing.T, err error) []*Error {
+	t.Helper()
+	if err == nil {
+		return nil
+	}
+	var errs []error
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		errs = j.Unwrap()
+	} else {
+		errs = []error{err}
+	}
+	out := make([]*Error, 0, len(errs))
+	for _, e := range errs {
+		var pe *Error
+		if !errors.As(e, &pe) {
+			t.Fatalf("problem %v is a %T, want *policy.Error", e, e)
+		}
+		out = append(out, pe)
+	}
+	return out
+}
+
+func TestLoadExample(t *testing.T) {
+	t.Parallel()
+	cfg, err := Load(exampleConfig)
+	if err != nil {
+		t.Fatalf("Load(%s): %v", exampleConfig, err)
+	}
+	if cfg.File != exampleConfig {
+		t.Errorf("File = %q, want %q", cfg.File, exampleConfig)
+	}
+	var names []string
+	for _, a := range cfg.Apps {
+		names = append(names, a.Name+"/"+a.Type+"/"+a.Mode)
+	}
+	if want := []string{"slack/scim/apply", "google/google/apply", "github/github/dry-run"}; !reflect.DeepEqual(names, want) {
+		t.Errorf("apps = %v, want %v", names, want)
+	}
+	google, ok := cfg.App("google")
+	if !ok || google.Credential() != "GOOGLE_SERVICE_ACCOUNT_JSON" || google.Domain != "example.com" {
+		t.Errorf("App(google) = %+v, %v", google, ok)
+	}
+	if _, ok := cfg.App("jira"); ok {
+		t.Error("App(jira) found")
+	}
+}
+
+func TestParseDefaults(t *testing.T) {
+	t.Parallel()
+	cfg, err := Load("testdata/policy.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defaults := App{
+		Mode:        ModeApply,
+		RateLimit:   RateLimit{WritesPerMinute: DefaultWritesPerMinute, Burst: DefaultBurst},
+		Guard:       Guard{MaxDeactivations: DefaultMaxDeactivations, MaxShare: DefaultMaxShare, Window: DefaultWindow},
+		Deprovision: DeprovisionDeactivate,
+	}
+	tests := []struct {
+		app  string
+		want func(a *App)
+	}{
+		{"slack", func(a *App) {
+			a.Type, a.Profile, a.BaseURL, a.TokenEnv = TypeSCIM, "slack", "https://api.slack.com/scim/v2", "SLACK_SCIM_TOKEN"
+		}},
+		{"google", func(a *App) {
+			a.Type, a.Domain, a.AdminEmail, a.CredentialsEnv = TypeGoogle, "example.com", "admin@example.com", "GOOGLE_SERVICE_ACCOUNT_JSON"
+		}},
+		{"github", func(a *App) { // explicit dry-run despite a token
+			a.Type, a.Org, a.TokenEnv, a.Mode = TypeGitHub, "example-org", "GITHUB_TOKEN", ModeDryRun
+		}},
+		{"zoom", func(a *App) { // explicit zeros stay
+			a.Type, a.Profile, a.BaseURL, a.TokenEnv = TypeSCIM, "zoom", "http://127.0.0.1:8089/scim", "ZOOM_TOKEN"
+			a.RateLimit = RateLimit{WritesPerMinute: 30, Burst: 5}
+			a.Guard = Guard{MaxDeactivations: 0, MaxShare: 0, Window: time.Hour}
+		}},
+		{"pipedrive", func(a *App) { // no credential: dry-run
+			a.Type, a.Mode, a.Deprovision = TypePipedrive, ModeDryRun, DeprovisionDelete
+		}},
+		{"notion", func(a *App) { a.Type, a.Mode = TypeDryRun, ModeDryRun }},
+	}
+	if len(cfg.Apps) != len(tests) {
+		t.Fatalf("%d apps, want %d", len(cfg.Apps), len(tests))
+	}
+	for _, tc := range tests {
+		t.Run(tc.app, func(t *testing.T) {
+			t.Parallel()
+			want := defaults
+			want.Name = tc.app
+			tc.want(&want)
+			got, ok := cfg.App(tc.app)
+			if !ok {
+				t.Fatalf("no app %s", tc.app)
+			}
+			if !reflect.DeepEqual(got, want) {
+				t.Errorf("got  %+v\nwant %+v", got, want)
+			}
+		})
+	}
+	var rules []string
+	for _, r := range cfg.Policy.Rules {
+		rules = append(rules, r.Name)
+	}
+	want := []string{"engineering", "employees-only", "contractors", "sales", "managers", "finance-cost-centers"}
+	if !reflect.DeepEqual(rules, want) {
+		t.Errorf("rules = %v, want %v", rules, want)
+	}
+}
+
+func TestParseRuleNameDefault(t *testing.T) {
+	t.Parallel()
+	cfg, err := Parse("inline.yaml", []byte(`
+apps: [{name: slack, type: dryrun}]
+policy:
+  rules:
+    - {when: 'true', grant: {slack: {}}}
+    - {name: named, when: 'false', grant: {slack: {}}}
+    - {when: 'true', grant: {slack: {groups: [x]}}}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, r := range cfg.Policy.Rules {
+		names = append(names, r.Name)
+	}
+	if want := []string{"rules[0]", "named", "rules[2]"}; !reflect.DeepEqual(names, want) {
+		t.Errorf("names = %v, want %v", names, want)
+	}
+}
+
+// TestParseInvalid loads every file under testdata/invalid and checks that
+// exactly the expected problems are reported, in order, each as
+// "line:col: field: message" fragments.
+func TestParseInvalid(t *testing.T) {
+	t.Parallel()
+	tests := map[string][]string{
+		"syntax.yaml":          {"syntax.yaml:4: invalid YAML: did not find expected '-' indicator"},
+		"empty.yaml":           {"empty.yaml: empty configuration"},
+		"unknown_top_key.yaml": {":5:1: version: unknown key"},
+		"unknown_app_key.yaml": {":4:5: apps[0].tokenenv: unknown key"},
+		"token_literal.yaml":   {":4:5: apps[0].token: unknown key; secrets never go in this file"},
+		"duplicate_app.yaml":   {`:6:11: apps[2].name: duplicate app name "slack" (first defined on line 2)`},
+		"duplicate_key.yaml":   {`:4:5: apps[0].type: duplicate key "type"`},
+		"bad_app_name.yaml":    {`:2:11: apps[0].name: "Slack_Prod": want lower-case letters`},
+		"unknown_type.yaml":    {":3:11: apps[0].type: value must be one of 'scim'"},
+		"missing_required.yaml": {
+			`:1:1: missing required key "policy"`,
+			`:2:5: apps[0]: missing required key "type"`,
+			`:3:5: apps[1]: missing required key "name"`,
+		},
+		"undefined_app.yaml": {
+			`:7:5: policy.birthright.jira: app "jira" is not defined in apps`,
+			`:11:9: policy.rules[0].grant.github: app "github" is not defined in apps`,
+		},
+		"cel_syntax.yaml":   {":6:53: policy.rules[0].when: Syntax error: mismatched input '<EOF>'"},
+		"cel_not_bool.yaml": {":7:13: policy.rules[0].when: must be a bool expression, got string"},
+		"cel_unknown_field.yaml": {
+			":8:22: policy.rules[1].when: unknown employee field 'departement' (did you mean 'department'?)",
+			":12:11: policy.rules[2].when: undeclared reference to 'employe'",
+		},
+		"bad_duration.yaml": {
+			`:4:21: apps[0].guard.window: "10 minutes": want a duration`,
+			":8:15: apps[1].guard.window: must be positive",
+		},
+		"max_share.yaml": {":4:47: apps[0].guard.max_share: maximum: got 1.5, want 1"},
+		"http_base_url.yaml": {
+			":4:15: apps[0].base_url: must use https (http only for localhost)",
+			":10:15: apps[2].base_url: must not carry credentials",
+		},
+		"apply_without_credentials.yaml": {":4:11: apps[0].mode: mode apply needs token_env or credentials_env"},
+		"duplicate_rule_name.yaml": {
+			`:9:13: policy.rules[1].name: duplicate rule name "eng" (rules[0])`,
+			`:12:13: policy.rules[2].name: "birthright" is reserved`,
+		},
+		"multi.yaml": {
+			":5:5: apps[0].token: unknown key",
+			":6:37: apps[0].rate_limit.writes_per_minute: minimum: got 0, want 1",
+			`:7:11: apps[1].name: duplicate app name "slack"`,
+			`:9:11: apps[2].name: "Bad": want lower-case letters`,
+			":10:11: apps[2].type: value must be one of",
+			":11:24: apps[2].guard.max_share: maximum: got 2, want 1",
+			`:11:35: apps[2].guard.window: "soon": want a duration`,
+			":14:33: policy.birthright.slack.seats: unknown key",
+			`:15:5: policy.birthright.zoom: app "zoom" is not defined in apps`,
+			":17:14: policy.rules[0].when: undeclared reference to 'employe'",
+			":20:13: policy.rules[1].when: must be a bool expression, got string",
+			`:22:9: policy.rules[1].grant.github: app "github" is not defined in apps`,
+		},
+	}
+	files, err := filepath.Glob("testdata/invalid/*.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range files {
+		if _, ok := tests[filepath.Base(f)]; !ok {
+			t.Errorf("%s has no expectation in TestParseInvalid", f)
+		}
+	}
+	for name, want := range tests {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			path := filepath.Join("testdata", "invalid", name)
+			cfg, err := Load(path)
+			if err == nil {
+				t.Fatalf("Load(%s) = %+v, want errors", path, cfg)
+			}
+			if cfg != nil {
+				t.Errorf("Load returned a Config along with errors")
+			}
+			got := problems(t, err)
+			for i := range max(len(got), len(want)) {
+				switch {
+				case i >= len(got):
+					t.Errorf("missing problem %q", want[i])
+				case i >= len(want):
+					t.Errorf("unexpected problem %q", got[i])
+				case !strings.HasPrefix(got[i].Error(), path) || !strings.Contains(got[i].Error(), want[i]):
+					t.Errorf("problem %d = %q, want it to contain %q", i, got[i], want[i])
+				}
+			}
+		})
+	}
+}
+
+func TestErrorFields(t *testing.T) {
+	t.Parallel()
+	_, err := Load("testdata/invalid/cel_unknown_field.yaml")
+	var pe *Error
+	if !errors.As(err, &pe) {
+		t.Fatalf("errors.As(%v) found no *Error", err)
+	}
+	want := &Error{
+		File: "testdata/invalid/cel_unknown_field.yaml", Line: 8, Column: 22,
+		Field: "policy.rules[1].when", Msg: "unknown employee field 'departement' (did you mean 'department'?)",
+	}
+	if !reflect.DeepEqual(pe, want) {
+		t.Errorf("first problem = %#v, want %#v", pe, want)
+	}
+}
+
+func TestErrorFormat(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		err  Error
+		want string
+	}{
+		{"full", Error{File: "k.yaml", Line: 14, Column: 11, Field: "policy.rules[1].when", Msg: "bad"}, "k.yaml:14:11: policy.rules[1].when: bad"},
+		{"no field", Error{File: "k.yaml", Line: 1, Column: 1, Msg: "bad"}, "k.yaml:1:1: bad"},
+		{"no column", Error{File: "k.yaml", Line: 3, Msg: "bad"}, "k.yaml:3: bad"},
+		{"no line", Error{File: "k.yaml", Msg: "bad"}, "k.yaml: bad"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			if got := tc.err.Error(); got != tc.want {
+				t.Errorf("Error() = %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestParseYAMLFeatures(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name, yaml string
+		want       []string // problems; none means it must load
+	}{
+		{
+			name: "anchors and aliases",
+			yaml: "apps:\n  - name: a\n    type: dryrun\n    guard: &g {max_deactivations: 3}\n  - name: b\n    type: dryrun\n    guard: *g\npolicy: {}\n",
+		},
+		{
+			name: "merge key",
+			yaml: "apps:\n  - &a {name: a, type: dryrun}\n  - <<: *a\n    name: b\npolicy: {}\n",
+			want: []string{
+				"<config>:3:5: apps[1]: merge keys (<<) are not supported",
+				`<config>:3:5: apps[1]: missing required key "type"`,
+			},
+		},
+		{
+			name: "two documents",
+			yaml: "apps: [{name: a, type: dryrun}]\npolicy: {}\n---\napps: []\n",
+			want: []string{"<config>:3:1: more than one YAML document"},
+		},
+		{
+			name: "not a mapping",
+			yaml: "- apps\n",
+			want: []string{"<config>:1:1: got array, want object"},
+		},
+		{
+			name: "null grant",
+			yaml: "apps: [{name: a, type: dryrun}]\npolicy:\n  birthright:\n    a:\n",
+			want: []string{"<config>:4:7: policy.birthright.a: got null, want object"},
+		},
+		{
+			name: "quoted key",
+			yaml: "apps: [{name: a, type: dryrun}]\npolicy:\n  birthright:\n    \"a b\": {}\n",
+			// No propertyNames in the schema: jsonschema v6.0.3 reports
+			// those errors at a location that later validation overwrites.
+			want: []string{`<config>:4:5: policy.birthright["a b"]: app "a b" is not defined in apps`},
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			cfg, err := Parse("", []byte(tc.yaml))
+			got := problems(t, err)
+			if len(tc.want) == 0 {
+				if err != nil || cfg == nil {
+					t.Fatalf("Parse: %v", err)
+				}
+				return
+			}
+			if len(got) != len(tc.want) {
+				t.Fatalf("got %d problems %v, want %d %q", len(got), err, len(tc.want), tc.want)
+			}
+			for i := range got {
+				if !strings.Contains(got[i].Error(), tc.want[i]) {
+					t.Errorf("problem %d = %q, want it to contain %q", i, got[i], tc.want[i])
+				}
+			}
+		})
+	}
+}
+
+func TestLoadMissingFile(t *testing.T) {
+	t.Parallel()
+	_, err := Load(filepath.Join(t.TempDir(), "nope.yaml"))
+	if !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("Load(missing) = %v, want os.ErrNotExist", err)
+	}
+}
+
+func FuzzParse(f *testing.F) {
+	for _, pattern := range []string{"testdata/*.yaml", "testdata/invalid/*.yaml", exampleConfig} {
+		files, _ := filepath.Glob(pattern)
+		for _, file := range files {
+			data, err := os.ReadFile(file)
+			if err != nil {
+				f.Fatal(err)
+			}
+			f.Add(data)
+		}
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		cfg, err := Parse("fuzz.yaml", data)
+		if (cfg == nil) == (err == nil) {
+			t.Fatalf("Parse = %v, %v: want exactly one of them", cfg, err)
+		}
+		for _, p := range problems(t, err) {
+			if p.File != "fuzz.yaml" || p.Msg == "" {
+				t.Errorf("malformed problem %#v", p)
+			}
+		}
+	})
+}
+
+func TestParseNoCascade(t *testing.T) {
+	t.Parallel()
+	_, err := Parse("k.yaml", []byte("apps: slack\npolicy:\n  birthright: {slack: {}}\n"))
+	got := problems(t, err)
+	if len(got) != 1 || got[0].Error() != "k.yaml:1:7: apps: got string, want array" {
+		t.Errorf("problems = %q, want only the one about apps", got)
+	}
+}

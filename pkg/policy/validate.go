@@ -1,0 +1,236 @@
+package policy
+
+import (
+	"fmt"
+	"net"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// validator collects every problem of one file.
+type validator struct {
+	file  string
+	lines []string
+	root  *yaml.Node
+	cfg   *Config
+	errs  []*Error
+	// bad holds the locations the schema rejected; semantic checks skip
+	// them so one mistake is reported once.
+	bad map[string]bool
+}
+
+func key(path []string) string { return strings.Join(path, "\x00") }
+
+// errorf records a problem with the value at path and marks path bad.
+func (v *validator) errorf(path []string, format string, args ...any) {
+	_, n, _ := lookup(v.root, path)
+	v.add(n, path, fmt.Sprintf(format, args...))
+}
+
+// keyErrorf records a problem with the mapping key at path.
+func (v *validator) keyErrorf(path []string, format string, args ...any) {
+	k, _, _ := lookup(v.root, path)
+	v.add(k, path, fmt.Sprintf(format, args...))
+}
+
+func (v *validator) add(n *yaml.Node, path []string, msg string) {
+	if v.bad == nil {
+		v.bad = map[string]bool{}
+	}
+	v.bad[key(path)] = true
+	e := &Error{File: v.file, Field: fieldPath(v.root, path), Msg: msg}
+	if n != nil {
+		e.Line, e.Column = n.Line, n.Column
+	}
+	v.errs = append(v.errs, e)
+}
+
+// ok says whether the schema accepted the value at path.
+func (v *validator) ok(path ...string) bool { return !v.bad[key(path)] }
+
+// has says whether the file sets path.
+func (v *validator) has(path ...string) bool {
+	_, _, found := lookup(v.root, path)
+	return found
+}
+
+func (v *validator) validate(data []byte) {
+	v.lines = strings.Split(string(data), "\n")
+	conv := &converter{root: v.root, file: v.file}
+	doc := conv.value(v.root, nil)
+	v.errs = append(v.errs, conv.errs...)
+	v.validateSchema(doc)
+
+	v.cfg = &Config{}
+	if err := v.root.Decode(v.cfg); err != nil && len(v.errs) == 0 {
+		// The schema accepted what Go cannot hold (say 1.0 for an int).
+		v.errs = append(v.errs, &Error{File: v.file, Msg: strings.TrimPrefix(err.Error(), "yaml: ")})
+	}
+	v.checkApps()
+	v.checkPolicy()
+	if len(v.errs) == 0 {
+		v.applyDefaults()
+		v.cfg.birthright = v.cfg.appGrants(v.cfg.Policy.Birthright)
+		for i, r := range v.cfg.Policy.Rules {
+			v.cfg.rules[i].grants = v.cfg.appGrants(r.Grant)
+		}
+	}
+}
+
+func (v *validator) checkApps() {
+	first := map[string]int{}
+	for i, a := range v.cfg.Apps {
+		idx := strconv.Itoa(i)
+		if a.Name != "" && v.ok("apps", idx, "name") {
+			if j, dup := first[a.Name]; dup {
+				_, prev, _ := lookup(v.root, []string{"apps", strconv.Itoa(j), "name"})
+				v.errorf([]string{"apps", idx, "name"}, "duplicate app name %q (first defined on line %d)", a.Name, prev.Line)
+			} else {
+				first[a.Name] = i
+			}
+		}
+		if a.BaseURL != "" && v.ok("apps", idx, "base_url") {
+			if msg := checkBaseURL(a.BaseURL); msg != "" {
+				v.errorf([]string{"apps", idx, "base_url"}, "%s", msg)
+			}
+		}
+		if a.Mode == ModeApply && a.Credential() == "" && a.Type != TypeDryRun && v.ok("apps", idx, "mode") {
+			v.errorf([]string{"apps", idx, "mode"}, "mode apply needs token_env or credentials_env")
+		}
+		if a.TokenEnv != "" && a.CredentialsEnv != "" {
+			v.errorf([]string{"apps", idx, "credentials_env"}, "set token_env or credentials_env, not both")
+		}
+		if p := []string{"apps", idx, "guard", "window"}; v.has(p...) && v.ok(p...) {
+			_, n, _ := lookup(v.root, p)
+			switch d, err := decodeDuration(n); {
+			case err != nil:
+				v.errorf(p, "%v", err)
+			case d <= 0:
+				v.errorf(p, "must be positive")
+			}
+		}
+	}
+}
+
+// checkBaseURL returns what is wrong with an app's base URL, or "".
+func checkBaseURL(raw string) string {
+	u, err := url.Parse(raw)
+	switch {
+	case err != nil:
+		return err.Error()
+	case u.Host == "":
+		return "want an absolute URL with a host"
+	case u.User != nil:
+		return "must not carry credentials; name the variable that holds them with token_env"
+	case u.RawQuery != "" || u.Fragment != "":
+		return "must not have a query or fragment"
+	case u.Scheme == "https":
+		return ""
+	case u.Scheme == "http":
+		h := u.Hostname()
+		if ip := net.ParseIP(h); h == "localhost" || (ip != nil && ip.IsLoopback()) {
+			return ""
+		}
+		return "must use https (http only for localhost)"
+	}
+	return "must use https"
+}
+
+func (v *validator) checkPolicy() {
+	apps := map[string]bool{}
+	for _, a := range v.cfg.Apps {
+		apps[a.Name] = true
+	}
+	checkGrants := func(base []string, grants map[string]Grant) {
+		if !v.ok("apps") {
+			return // apps itself is malformed: every app would look undefined
+		}
+		for app := range grants {
+			if p := appendPath(base, app); !apps[app] && v.ok(p...) {
+				v.keyErrorf(p, "app %q is not defined in apps", app)
+			}
+		}
+	}
+	checkGrants([]string{"policy", "birthright"}, v.cfg.Policy.Birthright)
+
+	env, err := celEnv()
+	if err != nil {
+		v.errs = append(v.errs, &Error{File: v.file, Msg: fmt.Sprintf("build CEL environment: %v", err)})
+		return
+	}
+	v.cfg.rules = make([]compiledRule, len(v.cfg.Policy.Rules))
+	names := map[string]int{}
+	for i := range v.cfg.Policy.Rules {
+		r := &v.cfg.Policy.Rules[i]
+		idx := strconv.Itoa(i)
+		checkGrants([]string{"policy", "rules", idx, "grant"}, r.Grant)
+		if r.Name == "" {
+			r.Name = "rules[" + idx + "]"
+		} else if namePath := []string{"policy", "rules", idx, "name"}; v.ok(namePath...) {
+			if r.Name == matchedBirthright {
+				v.errorf(namePath, "%q is reserved", r.Name)
+			}
+		}
+		if j, dup := names[r.Name]; dup && v.ok("policy", "rules", idx, "name") {
+			v.errorf([]string{"policy", "rules", idx, "name"}, "duplicate rule name %q (rules[%d])", r.Name, j)
+		} else if !dup {
+			names[r.Name] = i
+		}
+		whenPath := []string{"policy", "rules", idx, "when"}
+		if r.When == "" || !v.ok(whenPath...) {
+			continue
+		}
+		prg, issues := compileWhen(env, r.When)
+		_, n, _ := lookup(v.root, whenPath)
+		for _, is := range issues {
+			line, col, note := exprPos(n, v.lines, is.line, is.col)
+			v.errs = append(v.errs, &Error{
+				File: v.file, Line: line, Column: col,
+				Field: fieldPath(v.root, whenPath), Msg: is.msg + note,
+			})
+		}
+		v.cfg.rules[i] = compiledRule{prg: prg}
+	}
+	v.cfg.adapter = env.CELTypeAdapter()
+}
+
+// applyDefaults fills in what the file leaves out (see App, RateLimit,
+// Guard and Rule); explicit zeros stay.
+func (v *validator) applyDefaults() {
+	for i := range v.cfg.Apps {
+		a := &v.cfg.Apps[i]
+		has := func(p ...string) bool { return v.has(append([]string{"apps", strconv.Itoa(i)}, p...)...) }
+		if a.Mode == "" {
+			a.Mode = ModeDryRun
+			if a.Credential() != "" {
+				a.Mode = ModeApply
+			}
+		}
+		if !has("rate_limit", "writes_per_minute") {
+			a.RateLimit.WritesPerMinute = defaultWritesPerMinute(a.Type)
+		}
+		if !has("rate_limit", "burst") {
+			a.RateLimit.Burst = DefaultBurst
+		}
+		if !has("guard", "max_deactivations") {
+			a.Guard.MaxDeactivations = DefaultMaxDeactivations
+		}
+		if !has("guard", "max_share") {
+			a.Guard.MaxShare = DefaultMaxShare
+		}
+		if !has("guard", "window") {
+			a.Guard.Window = DefaultWindow
+		}
+		if a.Deprovision == "" {
+			a.Deprovision = DeprovisionDeactivate
+		}
+	}
+}
+
+// defaultWritesPerMinute is the write pace of an app type whose file sets
+// none: DefaultWritesPerMinute for every type so far, a conservative pace
+// below each vendor's documented limit.
+func defaultWritesPerMinute(string) int { return DefaultWritesPerMinute }

@@ -1,0 +1,46 @@
+// Package ratelimit paces writes to each SaaS app below its documented
+// limit, so steady state sees no 429 (DESIGN.md §2: rate limits are paced,
+// not discovered). A worker calls Wait(ctx, app) before every write.
+//
+// Two implementations: Local (golang.org/x/time/rate, one process) for the
+// single-binary mode, and Redis (GCRA via redis_rate) when several replicas
+// must share one app's budget.
+package ratelimit
+
+import (
+	"context"
+	"time"
+)
+
+// Limiter paces writes per key (an app name).
+type Limiter interface {
+	// Wait blocks until one write is allowed for key, or until ctx ends,
+	// when it returns ctx.Err(). A key without a configured Limit is not
+	// limited: Wait returns at once.
+	Wait(ctx context.Context, key string) error
+}
+
+// Limit is one app's budget: PerMinute writes a minute on average, with up
+// to Burst at once after an idle period. PerMinute ≤ 0 means no limit;
+// Burst < 1 is taken as 1.
+type Limit struct {
+	PerMinute int
+	Burst     int
+}
+
+func (l Limit) burst() int { return max(l.Burst, 1) }
+
+// sleep waits d or until ctx ends.
+func sleep(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	select {
+	case <-timer.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}

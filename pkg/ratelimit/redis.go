@@ -1,0 +1,63 @@
+package ratelimit
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/go-redis/redis_rate/v10"
+	"github.com/redis/go-redis/v9"
+)
+
+// Redis is a Limiter shared by every replica using the same Redis: GCRA
+// (redis_rate) on the key "rate:<key>", one Lua call per attempt. A
+// refused attempt sleeps the RetryAfter Redis computed and tries again, so
+// waiters across replicas are served in no particular order. A Redis error
+// is returned (wrapped): the caller retries the event later rather than
+// writing unpaced.
+type Redis struct {
+	lim    *redis_rate.Limiter
+	limits map[string]redis_rate.Limit
+}
+
+// NewRedis returns a Redis limiter pacing each key in limits.
+func NewRedis(rdb *redis.Client, limits map[string]Limit) *Redis {
+	l := &Redis{lim: redis_rate.NewLimiter(rdb), limits: make(map[string]redis_rate.Limit, len(limits))}
+	for key, lim := range limits {
+		if lim.PerMinute <= 0 {
+			continue
+		}
+		l.limits[key] = redis_rate.Limit{Rate: lim.PerMinute, Period: time.Minute, Burst: lim.burst()}
+	}
+	return l
+}
+
+// minRetry keeps a refused waiter from spinning when RetryAfter rounds to
+// nothing.
+const minRetry = time.Millisecond
+
+// Wait implements Limiter.
+func (l *Redis) Wait(ctx context.Context, key string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	lim, ok := l.limits[key]
+	if !ok {
+		return nil
+	}
+	for {
+		res, err := l.lim.Allow(ctx, key, lim)
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			return fmt.Errorf("rate limit %s: %w", key, err)
+		}
+		if res.Allowed > 0 {
+			return nil
+		}
+		if err := sleep(ctx, max(res.RetryAfter, minRetry)); err != nil {
+			return err
+		}
+	}
+}

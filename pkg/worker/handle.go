@@ -1,0 +1,258 @@
+package worker
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"keycard/pkg/connector"
+	"keycard/pkg/event"
+	"keycard/pkg/ledger"
+	"keycard/pkg/streams"
+)
+
+// errBusy: another worker holds this event's lease right now.
+var errBusy = errors.New("event is being handled by another worker")
+
+func (w *Worker) ledgerKey(d *Delivery) string { return w.cfg.App + ":" + d.Event.ID }
+
+// handle converges the app for one event, exactly once in effect.
+func (w *Worker) handle(ctx context.Context, d *Delivery) (err error) {
+	key := w.ledgerKey(d)
+	claim, err := w.cfg.Ledger.Claim(ctx, key, w.cfg.Lease)
+	if err != nil {
+		return fmt.Errorf("ledger: %w", err)
+	}
+	if claim.State == ledger.StateDead && d.Replay {
+		// An operator replays a dead letter: it may run again.
+		if err := w.cfg.Ledger.Reopen(ctx, key); err != nil {
+			return fmt.Errorf("ledger reopen: %w", err)
+		}
+		if claim, err = w.cfg.Ledger.Claim(ctx, key, w.cfg.Lease); err != nil {
+			return fmt.Errorf("ledger: %w", err)
+		}
+	}
+	switch {
+	case claim.Acquired():
+	case claim.State == ledger.StateDone, claim.State == ledger.StateDead:
+		d.outcome = "duplicate" // applied (or dead-lettered) before: a redelivery
+		return nil
+	default:
+		return connector.RetryAfter(max(claim.Retry, time.Second), errBusy)
+	}
+	d.token = claim.Token
+	defer func() {
+		// A transient failure gives the lease back so a retry can claim
+		// it; a permanent one keeps it for the dead-letter step.
+		if err != nil && !connector.IsPermanent(err) {
+			_ = w.cfg.Ledger.Release(ctx, key, d.token)
+			d.token = ""
+		}
+	}()
+
+	outcome, err := w.converge(ctx, d)
+	if err != nil {
+		return err
+	}
+	if outcome == "held" {
+		// Not done: the operator's release replays this very event.
+		d.outcome = outcome
+		return w.cfg.Ledger.Release(ctx, key, d.token)
+	}
+	if err := w.cfg.Ledger.Done(ctx, key, d.token); err != nil {
+		return fmt.Errorf("ledger done: %w", err)
+	}
+	d.outcome, d.token = outcome, ""
+	return nil
+}
+
+// converge plans and applies; it returns the outcome.
+func (w *Worker) converge(ctx context.Context, d *Delivery) (string, error) {
+	e := d.Event.Employee
+	vkey := w.cfg.App + ":" + event.EmployeeKey(e.ID)
+	applied, err := w.cfg.Versions.Applied(ctx, vkey)
+	if err != nil {
+		return "", fmt.Errorf("versions: %w", err)
+	}
+	if d.Event.Sequence < applied {
+		// A newer snapshot of this person is already applied; this one is
+		// out of date (a late redelivery or an old replay).
+		return "stale", nil
+	}
+
+	want, matched, warnings := w.cfg.Evaluate(e)
+	for _, warn := range warnings {
+		d.Log.Warn().Str("rule", warn).Msg("policy rule failed to evaluate; treated as false")
+	}
+	p := person(e, w.accountID(ctx, e.ID))
+	cur, err := w.cfg.Connector.Find(ctx, p)
+	if err != nil {
+		return "", fmt.Errorf("find account: %w", err)
+	}
+	d.plan = connector.Plan(cur, want, p)
+
+	if slices.ContainsFunc(d.plan, func(a connector.Action) bool { return a.Op == connector.OpDeactivate }) && !d.Bypass {
+		ok, err := w.guard.allow(ctx)
+		if err != nil {
+			return "", err
+		}
+		if !ok {
+			if err := w.hold(ctx, d); err != nil {
+				return "", err
+			}
+			w.audit(ctx, d, "held", nil, matched...)
+			return "held", nil
+		}
+	}
+
+	pace := func(ctx context.Context) error {
+		if w.cfg.Limiter == nil {
+			return nil
+		}
+		start := time.Now()
+		err := w.cfg.Limiter.Wait(ctx, w.cfg.App)
+		w.metrics.limiterWait.Observe(time.Since(start).Seconds())
+		_ = d.Msg.InProgress() // a long wait must not look like a hung handler
+		return err
+	}
+	cur, _, err = connector.Apply(ctx, w.cfg.Connector, cur, p, d.plan, pace)
+	if cur != nil && cur.ID != "" && cur.ID != p.AccountID {
+		w.rememberAccount(ctx, e.ID, cur.ID)
+	}
+	if err != nil {
+		return "", err
+	}
+	if _, err := w.cfg.Versions.Advance(ctx, vkey, d.Event.Sequence); err != nil {
+		return "", fmt.Errorf("versions: %w", err)
+	}
+	outcome := "applied"
+	if len(d.plan) == 0 {
+		outcome = "noop"
+	}
+	w.audit(ctx, d, outcome, nil, matched...)
+	return outcome, nil
+}
+
+// person maps the snapshot to what an app is told.
+func person(e event.Employee, accountID string) connector.Person {
+	given := e.FirstName
+	if e.PreferredName != "" {
+		given = e.PreferredName
+	}
+	display := e.DisplayName
+	if display == "" {
+		display = given + " " + e.LastName
+	}
+	return connector.Person{
+		EmployeeID: e.ID, AccountID: accountID, Email: e.WorkEmail, UserName: e.WorkEmail,
+		GivenName: given, FamilyName: e.LastName, DisplayName: display, Title: e.JobTitle,
+		Department: e.Department, ManagerID: e.ManagerID,
+	}
+}
+
+func (w *Worker) accountKey(employeeID string) string {
+	return w.cfg.App + "." + event.EmployeeKey(employeeID)
+}
+
+// accountID is the app's id for the person from an earlier sync, if any.
+func (w *Worker) accountID(ctx context.Context, employeeID string) string {
+	entry, err := w.accounts.Get(ctx, w.accountKey(employeeID))
+	if err != nil {
+		return ""
+	}
+	return string(entry.Value())
+}
+
+// knownAccounts counts the accounts Keycard has created or adopted in the
+// app: the base of the guard's share limit.
+func (w *Worker) knownAccounts(ctx context.Context) (int, error) {
+	lister, err := w.accounts.ListKeysFiltered(ctx, w.cfg.App+".>")
+	if errors.Is(err, jetstream.ErrNoKeysFound) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for range lister.Keys() {
+		n++
+	}
+	return n, nil
+}
+
+func (w *Worker) rememberAccount(ctx context.Context, employeeID, id string) {
+	if _, err := w.accounts.PutString(ctx, w.accountKey(employeeID), id); err != nil {
+		w.log.Warn().Err(err).Str("employee", employeeID).Msg("remember account id")
+	}
+}
+
+// markDead records a dead-lettered event in the ledger, so a redelivery
+// is not applied; only an operator's replay reopens it.
+func (w *Worker) markDead(ctx context.Context, d *Delivery) {
+	key := w.ledgerKey(d)
+	if d.token == "" {
+		claim, err := w.cfg.Ledger.Claim(ctx, key, w.cfg.Lease)
+		if err != nil || !claim.Acquired() {
+			return
+		}
+		d.token = claim.Token
+	}
+	if err := w.cfg.Ledger.Dead(ctx, key, d.token); err != nil {
+		d.Log.Warn().Err(err).Msg("ledger dead")
+	}
+	d.token = ""
+}
+
+// Record is one AUDIT message: what was done (or refused) in which app,
+// for whom, why, and how it ended. It never holds a secret.
+type Record struct {
+	App        string             `json:"app"`
+	EventID    string             `json:"event_id"`
+	EmployeeID string             `json:"employee_id"`
+	Kind       event.Kind         `json:"kind"`
+	Sequence   uint64             `json:"sequence"`
+	Mode       string             `json:"mode"` // apply or dry-run
+	Outcome    string             `json:"outcome"`
+	Actions    []connector.Action `json:"actions"`
+	Matched    []string           `json:"matched_rules,omitempty"`
+	Error      string             `json:"error,omitempty"`
+	Replay     bool               `json:"replay,omitempty"`
+	OccurredAt time.Time          `json:"occurred_at"`
+	At         time.Time          `json:"at"`
+}
+
+// audit publishes one record per final outcome; its dedup id makes a
+// redelivered success record once.
+func (w *Worker) audit(ctx context.Context, d *Delivery, outcome string, cause error, matched ...string) {
+	mode := "apply"
+	if w.cfg.DryRun {
+		mode = "dry-run"
+	}
+	rec := Record{App: w.cfg.App, EventID: d.Event.ID, EmployeeID: d.Event.Employee.ID, Kind: d.Event.Kind,
+		Sequence: d.Event.Sequence, Mode: mode, Outcome: outcome, Actions: d.plan, Matched: matched,
+		Replay: d.Replay, OccurredAt: d.Event.OccurredAt, At: w.cfg.Now().UTC()}
+	if cause != nil {
+		rec.Error = cause.Error()
+	}
+	data, _ := json.Marshal(rec)
+	msg := nats.NewMsg("audit." + w.cfg.App + "." + keyOrUnknown(d.Event.Employee.ID))
+	msg.Data = data
+	msg.Header.Set(jetstream.MsgIDHeader, fmt.Sprintf("%s:%s:%s:%d", w.cfg.App, d.Event.ID, outcome, d.Meta.Sequence.Stream))
+	msg.Header.Set(event.HeaderEventID, d.Event.ID)
+	if _, err := w.js.PublishMsg(ctx, msg, jetstream.WithExpectStream(streams.Audit)); err != nil {
+		d.Log.Error().Err(err).Msg("audit record not stored")
+	}
+}
+
+func keyOrUnknown(id string) string {
+	if id == "" {
+		return "unknown"
+	}
+	return event.EmployeeKey(id)
+}

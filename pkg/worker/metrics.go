@@ -1,0 +1,99 @@
+package worker
+
+import (
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"keycard/pkg/event"
+)
+
+// Metrics are shared by every worker in a process; each app gets its own
+// label values.
+type Metrics struct {
+	events      *prometheus.CounterVec
+	duration    *prometheus.HistogramVec
+	endToEnd    *prometheus.HistogramVec
+	held        *prometheus.CounterVec
+	limiterWait *prometheus.HistogramVec
+	lag         *prometheus.GaugeVec
+	deadLetters *prometheus.GaugeVec
+	heldNow     *prometheus.GaugeVec
+}
+
+var outcomes = []string{"applied", "noop", "duplicate", "stale", "held", "dead_lettered", "retry"}
+
+// NewMetrics registers the worker metrics on reg.
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	m := &Metrics{
+		events: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "keycard_worker_events_total",
+			Help: "Events handled, by app, kind and outcome (applied, noop, duplicate, stale, held, dead_lettered, retry).",
+		}, []string{"app", "kind", "outcome"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "keycard_worker_handle_duration_seconds",
+			Help:    "Time to handle one event, including the app's API calls.",
+			Buckets: prometheus.ExponentialBuckets(0.001, 2, 15), // 1ms … 16s
+		}, []string{"app"}),
+		endToEnd: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "keycard_worker_end_to_end_seconds",
+			Help:    "From the HR change (occurred_at) to applied in the app: the time-to-provision/deprovision SLO.",
+			Buckets: []float64{0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600},
+		}, []string{"app"}),
+		held: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "keycard_worker_held_total",
+			Help: "Deactivations held by the blast-radius guard.",
+		}, []string{"app"}),
+		limiterWait: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "keycard_worker_rate_limit_wait_seconds",
+			Help:    "Time a write waited for the app's pacer.",
+			Buckets: prometheus.ExponentialBuckets(0.001, 4, 10), // 1ms … 4m
+		}, []string{"app"}),
+	}
+	m.lag = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "keycard_worker_consumer_lag_events",
+		Help: "Events in HR_EVENTS the app's worker has not received yet.",
+	}, []string{"app"})
+	m.deadLetters = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "keycard_dlq_messages",
+		Help: "Dead letters waiting in HR_DLQ for the app (replay or purge them with provctl).",
+	}, []string{"app"})
+	m.heldNow = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "keycard_worker_held_pending",
+		Help: "Deactivations held by the blast-radius guard and not yet released or rejected.",
+	}, []string{"app"})
+	reg.MustRegister(m.events, m.duration, m.endToEnd, m.held, m.limiterWait, m.lag, m.deadLetters, m.heldNow)
+	return m
+}
+
+// appMetrics are one app's children.
+type appMetrics struct {
+	app         string
+	m           *Metrics
+	duration    prometheus.Observer
+	endToEnd    prometheus.Observer
+	held        prometheus.Counter
+	limiterWait prometheus.Observer
+	lag         prometheus.Gauge
+	deadLetters prometheus.Gauge
+	heldNow     prometheus.Gauge
+}
+
+func (m *Metrics) forApp(app string) *appMetrics {
+	for _, k := range []event.Kind{event.Hired, event.Updated, event.Moved, event.Terminated, event.Rehired} {
+		for _, o := range outcomes {
+			m.events.WithLabelValues(app, string(k), o)
+		}
+	}
+	return &appMetrics{app: app, m: m, duration: m.duration.WithLabelValues(app), endToEnd: m.endToEnd.WithLabelValues(app),
+		held: m.held.WithLabelValues(app), limiterWait: m.limiterWait.WithLabelValues(app),
+		lag: m.lag.WithLabelValues(app), deadLetters: m.deadLetters.WithLabelValues(app), heldNow: m.heldNow.WithLabelValues(app)}
+}
+
+func (a *appMetrics) observe(kind, outcome string, took time.Duration, occurred, now time.Time) {
+	a.m.events.WithLabelValues(a.app, kind, outcome).Inc()
+	a.duration.Observe(took.Seconds())
+	if outcome == "applied" && !occurred.IsZero() {
+		a.endToEnd.Observe(now.Sub(occurred).Seconds())
+	}
+}

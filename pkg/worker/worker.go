@@ -1,0 +1,189 @@
+// Package worker is the runtime every application worker shares: it
+// consumes lifecycle events for one app, decides what the app should hold
+// for the person (the access policy), converges the app to it through a
+// connector, and records the result, exactly once in effect.
+//
+// Per message the middleware runs recover → metrics → log → dead-letter →
+// retry → handle; handle claims the idempotency ledger, skips stale
+// snapshots, plans, passes deactivations through the blast-radius guard,
+// applies at the app's pace and audits.
+package worker
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/rs/zerolog"
+
+	"keycard/pkg/connector"
+	"keycard/pkg/event"
+	"keycard/pkg/ledger"
+	"keycard/pkg/streams"
+)
+
+// Evaluate says what the policy wants for a person in this app, which
+// rules matched, and any rule that failed to evaluate.
+type Evaluate func(e event.Employee) (want connector.Want, matched, warnings []string)
+
+// Limiter paces writes to an app (pkg/ratelimit).
+type Limiter interface {
+	Wait(ctx context.Context, key string) error
+}
+
+// Config is one app's worker.
+type Config struct {
+	App       string
+	DryRun    bool // plan and audit, but the connector writes nothing real
+	Connector connector.Connector
+	Evaluate  Evaluate
+	Ledger    ledger.Ledger
+	Versions  ledger.Versions
+	Limiter   Limiter
+	Guard     GuardLimits
+
+	Concurrency int           // messages handled at once; default 4
+	Lease       time.Duration // ledger lease; default 2m
+	AckWait     time.Duration // default 1m
+	MaxDeliver  int           // deliveries before a transient failure is dead-lettered; default 12
+	RetryBase   time.Duration // first NAK delay, doubling; default 1s
+	RetryMax    time.Duration // default 5m
+	// InProcess bounds the quick in-process retries of one delivery before
+	// it is NAKed with a delay; default 10s.
+	InProcess time.Duration
+	Now       func() time.Time
+}
+
+func (c *Config) defaults() {
+	if c.Concurrency <= 0 {
+		c.Concurrency = 4
+	}
+	if c.Lease <= 0 {
+		c.Lease = 2 * time.Minute
+	}
+	if c.AckWait <= 0 {
+		c.AckWait = time.Minute
+	}
+	if c.MaxDeliver <= 0 {
+		c.MaxDeliver = 12
+	}
+	if c.RetryBase <= 0 {
+		c.RetryBase = time.Second
+	}
+	if c.RetryMax <= 0 {
+		c.RetryMax = 5 * time.Minute
+	}
+	if c.InProcess <= 0 {
+		c.InProcess = 10 * time.Second
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+}
+
+// Worker runs one app.
+type Worker struct {
+	cfg      Config
+	js       jetstream.JetStream
+	accounts jetstream.KeyValue // app account id per person, for re-hires
+	guard    *guard
+	log      zerolog.Logger
+	metrics  *appMetrics
+	chain    Handler
+}
+
+// New prepares a worker; the streams must exist (streams.Ensure).
+func New(ctx context.Context, js jetstream.JetStream, cfg Config, log zerolog.Logger, m *Metrics) (*Worker, error) {
+	cfg.defaults()
+	accounts, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+		Bucket: "accounts", Description: "Each person's account id in each app", Storage: jetstream.FileStorage,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("key-value bucket accounts: %w", err)
+	}
+	w := &Worker{cfg: cfg, js: js, accounts: accounts, log: log.With().Str("app", cfg.App).Logger(), metrics: m.forApp(cfg.App)}
+	if w.guard, err = newGuard(ctx, js, cfg.App, cfg.Guard, cfg.Now, w.knownAccounts); err != nil {
+		return nil, err
+	}
+	w.chain = chain(w.handle, w.recoverer, w.measure, w.logger, w.deadLetter, w.retry)
+	return w, nil
+}
+
+// Consumer names: one durable per app on the events, one on its replays.
+func (w *Worker) consumers() []struct {
+	stream string
+	cfg    jetstream.ConsumerConfig
+} {
+	base := func(name, filter string) jetstream.ConsumerConfig {
+		return jetstream.ConsumerConfig{
+			Durable: name, FilterSubject: filter, AckPolicy: jetstream.AckExplicitPolicy,
+			AckWait: w.cfg.AckWait, MaxDeliver: w.cfg.MaxDeliver, MaxAckPending: w.cfg.Concurrency * 4,
+			DeliverPolicy: jetstream.DeliverAllPolicy,
+		}
+	}
+	return []struct {
+		stream string
+		cfg    jetstream.ConsumerConfig
+	}{
+		{streams.Events, base("worker-"+w.cfg.App, event.SubjectAll)},
+		{streams.Replay, base("worker-"+w.cfg.App+"-replay", streams.ReplaySubject(w.cfg.App, ">"))},
+	}
+}
+
+// Run consumes until ctx is done, then lets in-flight messages finish.
+func (w *Worker) Run(ctx context.Context) error {
+	var wg sync.WaitGroup
+	wg.Go(func() { w.observeQueues(ctx) })
+	for _, c := range w.consumers() {
+		for range w.cfg.Concurrency {
+			wg.Go(func() { w.consume(ctx, c.stream, c.cfg) })
+		}
+	}
+	wg.Wait()
+	return nil
+}
+
+// consume keeps one Consume running, setting it up again if the client
+// ends it (e.g. a consumer not yet recovered after a server restart).
+func (w *Worker) consume(ctx context.Context, stream string, cfg jetstream.ConsumerConfig) {
+	for ctx.Err() == nil {
+		cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		cons, err := w.js.CreateOrUpdateConsumer(cctx, stream, cfg)
+		cancel()
+		if err != nil {
+			w.log.Warn().Err(err).Str("consumer", cfg.Durable).Msg("consumer: will retry")
+			sleep(ctx, time.Second)
+			continue
+		}
+		cc, err := cons.Consume(func(msg jetstream.Msg) { w.process(ctx, msg) },
+			jetstream.PullMaxMessages(2), // none waits past AckWait behind a slow one
+			jetstream.PullExpiry(30*time.Second),
+			jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
+				w.log.Warn().Err(err).Str("consumer", cfg.Durable).Msg("consume")
+			}))
+		if err != nil {
+			w.log.Warn().Err(err).Str("consumer", cfg.Durable).Msg("consume: will retry")
+			sleep(ctx, time.Second)
+			continue
+		}
+		select {
+		case <-ctx.Done():
+			cc.Drain()
+			<-cc.Closed()
+			return
+		case <-cc.Closed():
+			sleep(ctx, time.Second)
+		}
+	}
+}
+
+func sleep(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
+}

@@ -1,0 +1,147 @@
+// Command provctl is the operator's tool for Keycard: dead letters (list,
+// show, replay, purge), actions held by the blast-radius guard (list,
+// release, reject), a policy file check, and a person's timeline (explain).
+//
+// Usage:
+//
+//	provctl [--nats URL] [--timeout D] <command> [flags]
+//
+// The commands live one group per file: dlq.go, held.go, policycheck.go,
+// explain.go; streams.go reads and writes JetStream for all of them.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr, os.Getenv)
+	stop()
+	if err != nil {
+		if !errors.Is(err, errReported) {
+			fmt.Fprintln(os.Stderr, "provctl:", err)
+		}
+		os.Exit(exitCode(err))
+	}
+}
+
+// run executes one provctl command line. Questions (confirmations) are
+// read from the process's standard input.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
+	c := &cli{stdin: os.Stdin, stdout: stdout, stderr: stderr, getenv: getenv, now: time.Now}
+	return c.run(ctx, args)
+}
+
+// cli is one invocation's wiring: where it reads answers and writes
+// output, its environment and its clock.
+type cli struct {
+	stdin  io.Reader
+	stdout io.Writer
+	stderr io.Writer
+	getenv func(string) string
+	now    func() time.Time
+}
+
+const usageText = `usage: provctl [--nats URL] [--timeout D] <command> [flags]
+
+Dead letters (HR_DLQ):
+  dlq list    [--app A] [--class permanent|exhausted] [--since T] [--until T] [--json]
+  dlq show    SEQ [--json]
+  dlq replay  (SEQ... | --app A [--class C] [--since T] [--until T] | --all) [--yes] [--json]
+  dlq purge   (SEQ... | --app A [--class C] [--since T] [--until T] | --all) [--yes] [--json]
+
+Held actions (HR_HELD, the blast-radius guard):
+  held list    [--app A] [--json]
+  held release (SEQ... | --app A | --all) [--yes] [--json]
+  held reject  (SEQ... | --app A | --all) [--yes] [--json]
+
+Policy and people:
+  policy check FILE
+  explain EMPLOYEE_ID [--config FILE] [--json]
+
+T is RFC 3339 (2025-03-01T09:00:00Z) or a duration ago (90m, 2h, 7d).
+NATS_URL (default nats://127.0.0.1:4222) or --nats selects the server;
+KEYCARD_CONFIG is explain's default --config.
+`
+
+func (c *cli) run(ctx context.Context, args []string) error {
+	if err := c.dispatch(ctx, args); !errors.Is(err, errHelp) {
+		return err
+	}
+	return nil
+}
+
+func (c *cli) dispatch(ctx context.Context, args []string) error {
+	g, args, err := c.parseGlobal(args)
+	if err != nil {
+		return err
+	}
+	if len(args) == 0 {
+		fmt.Fprint(c.stderr, usageText)
+		return usageErrorf("no command")
+	}
+	cmd, rest := args[0], args[1:]
+	sub := func() (string, []string, error) {
+		if len(rest) == 0 {
+			fmt.Fprint(c.stderr, usageText)
+			return "", nil, usageErrorf("%s: no subcommand", cmd)
+		}
+		return rest[0], rest[1:], nil
+	}
+	switch cmd {
+	case "help", "-h", "--help":
+		fmt.Fprint(c.stdout, usageText)
+		return nil
+	case "dlq":
+		name, rest, err := sub()
+		if err != nil {
+			return err
+		}
+		switch name {
+		case "list":
+			return c.dlqList(ctx, g, rest)
+		case "show":
+			return c.dlqShow(ctx, g, rest)
+		case "replay":
+			return c.dlqReplay(ctx, g, rest)
+		case "purge":
+			return c.dlqPurge(ctx, g, rest)
+		}
+		return usageErrorf("dlq %s: unknown subcommand (list, show, replay, purge)", name)
+	case "held":
+		name, rest, err := sub()
+		if err != nil {
+			return err
+		}
+		switch name {
+		case "list":
+			return c.heldList(ctx, g, rest)
+		case "release":
+			return c.heldResolve(ctx, g, rest, heldRelease)
+		case "reject":
+			return c.heldResolve(ctx, g, rest, heldReject)
+		}
+		return usageErrorf("held %s: unknown subcommand (list, release, reject)", name)
+	case "policy":
+		name, rest, err := sub()
+		if err != nil {
+			return err
+		}
+		if name == "check" {
+			return c.policyCheck(rest)
+		}
+		return usageErrorf("policy %s: unknown subcommand (check)", name)
+	case "explain":
+		return c.explain(ctx, g, rest)
+	}
+	fmt.Fprint(c.stderr, usageText)
+	return usageErrorf("unknown command %q", cmd)
+}

@@ -1,0 +1,46 @@
+// Command worker runs the per-application workers of a configuration
+// against an external NATS (KEYCARD_WORKER_APPS picks some apps, so each
+// app can be its own deployment). The single binary runs the same code.
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/kelseyhightower/envconfig"
+
+	"keycard/pkg/service"
+	"keycard/services/worker/workers"
+)
+
+func main() {
+	if err := run(context.Background(), os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "worker:", err)
+		os.Exit(1)
+	}
+}
+
+// run reads the process environment (envconfig has no injectable lookup).
+func run(ctx context.Context, stdout io.Writer) error {
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	var cfg config
+	if err := envconfig.Process("", &cfg); err != nil {
+		return err
+	}
+	pol, err := workers.LoadPolicy(cfg.Settings)
+	if err != nil {
+		return err
+	}
+	rt, err := service.Setup(ctx, cfg.Base, "worker", stdout, service.External(cfg.Base, "keycard-worker"))
+	if err != nil {
+		return err
+	}
+	return rt.Run(ctx, func(ctx context.Context) error {
+		return workers.Serve(ctx, rt.JS, pol, cfg.Settings, cfg.StreamReplicas, rt.Log, rt.Registry)
+	})
+}

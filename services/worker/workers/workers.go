@@ -1,0 +1,172 @@
+// Package workers builds and runs the per-application workers a
+// configuration names: the access policy, the idempotency ledger (Redis
+// when REDIS_URL is set, JetStream KV otherwise), the pacer, and one
+// connector per app. The standalone worker and the single binary both use
+// it. It lives outside internal/ for the single binary.
+package workers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redis/go-redis/v9"
+	"github.com/rs/zerolog"
+	"golang.org/x/sync/errgroup"
+
+	"keycard/pkg/connector"
+	"keycard/pkg/event"
+	"keycard/pkg/ledger"
+	"keycard/pkg/policy"
+	"keycard/pkg/ratelimit"
+	"keycard/pkg/worker"
+)
+
+// Settings are the workers' environment variables.
+type Settings struct {
+	// ConfigFile is the YAML apps-and-policy file.
+	ConfigFile string `envconfig:"KEYCARD_CONFIG"`
+	// RedisURL shares the ledger and the pacers between replicas; without
+	// it they live in JetStream KV and in process.
+	RedisURL string `envconfig:"REDIS_URL"`
+	// Apps limits this process to some of the configured apps (a worker
+	// deployment per app); empty runs them all.
+	Apps              []string      `envconfig:"KEYCARD_WORKER_APPS"`
+	WorkerConcurrency int           `envconfig:"KEYCARD_WORKER_CONCURRENCY" default:"4"`
+	WorkerMaxDeliver  int           `envconfig:"KEYCARD_WORKER_MAX_DELIVER" default:"12"`
+	LedgerTTL         time.Duration `envconfig:"KEYCARD_LEDGER_TTL" default:"2880h"` // 120 days: longer than any replay
+}
+
+// LoadPolicy loads and checks KEYCARD_CONFIG; call it before anything
+// starts so a bad file stops start-up with file, line and field.
+func LoadPolicy(s Settings) (*policy.Config, error) {
+	if s.ConfigFile == "" {
+		return nil, errors.New("KEYCARD_CONFIG is not set: point it at the apps-and-policy YAML (example: deployments/keycard.example.yaml)")
+	}
+	cfg, err := policy.Load(s.ConfigFile)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := selectApps(cfg, s.Apps); err != nil {
+		return nil, err
+	}
+	return cfg, nil
+}
+
+// Serve runs every selected app's worker until ctx is done.
+func Serve(ctx context.Context, js jetstream.JetStream, cfg *policy.Config, s Settings, replicas int, log zerolog.Logger, reg prometheus.Registerer) error {
+	apps, err := selectApps(cfg, s.Apps)
+	if err != nil {
+		return err
+	}
+	var (
+		led     ledger.Ledger
+		vers    ledger.Versions
+		limiter worker.Limiter
+	)
+	limits := map[string]ratelimit.Limit{}
+	for _, a := range apps {
+		limits[a.Name] = ratelimit.Limit{PerMinute: a.RateLimit.WritesPerMinute, Burst: a.RateLimit.Burst}
+	}
+	if s.RedisURL != "" {
+		opts, err := redis.ParseURL(s.RedisURL)
+		if err != nil {
+			return errors.New("REDIS_URL is not a valid redis:// URL") // the URL may hold a password: do not echo it
+		}
+		rdb := redis.NewClient(opts)
+		defer rdb.Close()
+		r := ledger.NewRedis(rdb, "keycard:", s.LedgerTTL)
+		led, vers, limiter = r, r, ratelimit.NewRedis(rdb, limits)
+		log.Info().Msg("ledger and pacing in Redis")
+	} else {
+		kv, err := ledger.NewKV(ctx, js, "idem", replicas, s.LedgerTTL)
+		if err != nil {
+			return err
+		}
+		led, vers, limiter = kv, kv, ratelimit.NewLocal(limits)
+		log.Info().Msg("ledger in JetStream KV, pacing in process (set REDIS_URL to share them between replicas)")
+	}
+
+	metrics := worker.NewMetrics(reg)
+	g, gctx := errgroup.WithContext(ctx)
+	for _, a := range apps {
+		conn, dryRun := connectorFor(a)
+		w, err := worker.New(ctx, js, worker.Config{
+			App: a.Name, DryRun: dryRun, Connector: conn, Evaluate: evaluator(cfg, a.Name),
+			Ledger: led, Versions: vers, Limiter: limiter,
+			Guard:       worker.GuardLimits{MaxDeactivations: a.Guard.MaxDeactivations, MaxShare: a.Guard.MaxShare, Window: a.Guard.Window},
+			Concurrency: s.WorkerConcurrency, MaxDeliver: s.WorkerMaxDeliver,
+		}, log, metrics)
+		if err != nil {
+			return fmt.Errorf("worker %s: %w", a.Name, err)
+		}
+		log.Info().Str("app", a.Name).Str("type", a.Type).Bool("dry_run", dryRun).Msg("worker ready")
+		g.Go(func() error { return w.Run(gctx) })
+	}
+	return g.Wait()
+}
+
+func selectApps(cfg *policy.Config, only []string) ([]policy.App, error) {
+	if len(only) == 0 {
+		return cfg.Apps, nil
+	}
+	var out []policy.App
+	for _, name := range only {
+		i := slices.IndexFunc(cfg.Apps, func(a policy.App) bool { return a.Name == name })
+		if i < 0 {
+			return nil, fmt.Errorf("KEYCARD_WORKER_APPS: %s: no such app in %s", name, cfg.File)
+		}
+		out = append(out, cfg.Apps[i])
+	}
+	return out, nil
+}
+
+// connectorFor returns the app's connector and whether it runs dry. No
+// vendor connector exists yet (they arrive with the SCIM and native
+// connector issues), so every app is simulated in memory and runs dry:
+// the plan and the audit trail are real, nothing outside is touched.
+func connectorFor(policy.App) (connector.Connector, bool) {
+	return connector.NewMemory(), true
+}
+
+// evaluator adapts the policy to the worker for one app.
+func evaluator(cfg *policy.Config, app string) worker.Evaluate {
+	managed := managedMemberships(cfg, app)
+	return func(e event.Employee) (connector.Want, []string, []string) {
+		loc, err := time.LoadLocation(e.TimeZone)
+		if err != nil {
+			loc = time.UTC
+		}
+		res := cfg.Evaluate(e, time.Now().In(loc).Format(time.DateOnly))
+		d := res.Apps[app]
+		want := connector.Want{Account: d.Account, Managed: managed, Memberships: map[connector.Kind][]string{
+			connector.Group: d.Groups, connector.Team: d.Teams, connector.Channel: d.Channels, connector.Role: d.Roles,
+		}}
+		return want, d.Matched, d.Warnings
+	}
+}
+
+// managedMemberships are all the memberships any grant gives in app:
+// Keycard removes only those from people who no longer qualify.
+func managedMemberships(cfg *policy.Config, app string) map[connector.Kind][]string {
+	out := map[connector.Kind][]string{}
+	add := func(g policy.Grant) {
+		out[connector.Group] = append(out[connector.Group], g.Groups...)
+		out[connector.Team] = append(out[connector.Team], g.Teams...)
+		out[connector.Channel] = append(out[connector.Channel], g.Channels...)
+		out[connector.Role] = append(out[connector.Role], g.Roles...)
+	}
+	if g, ok := cfg.Policy.Birthright[app]; ok {
+		add(g)
+	}
+	for _, r := range cfg.Policy.Rules {
+		if g, ok := r.Grant[app]; ok {
+			add(g)
+		}
+	}
+	return out
+}
