@@ -17,6 +17,14 @@ run: ## run Keycard: one binary, embedded JetStream under ./data, example policy
 	 KEYCARD_CONFIG="$${KEYCARD_CONFIG:-deployments/keycard.example.yaml}" \
 	 go run ./services/keycard
 
+.PHONY: demo
+demo: ## run Keycard with a built-in fake BambooHR of 5 sample people, to watch the whole flow
+	@BAMBOOHR_WEBHOOK_KEY="$${BAMBOOHR_WEBHOOK_KEY:-$$(scripts/dev-key)}" \
+	 KEYCARD_LOG_FORMAT="$${KEYCARD_LOG_FORMAT:-console}" \
+	 KEYCARD_CONFIG="$${KEYCARD_CONFIG:-deployments/keycard.example.yaml}" \
+	 KEYCARD_DEMO=true KEYCARD_DATA_DIR="$${KEYCARD_DATA_DIR:-data/demo}" \
+	 go run ./services/keycard
+
 .PHONY: test
 test: ## every module's tests with -race, then each fuzz target for FUZZTIME (default 2000 inputs)
 	@FUZZTIME=$(FUZZTIME) scripts/test.sh $(MODULES)

@@ -18,7 +18,8 @@
 # BENCH_SECTIONS' default below.
 #
 # Tunables (environment):
-#   BENCH_SECTIONS           sections to run, in order    (baseline ingester normalizer)
+#   BENCH_SECTIONS           sections to run, in order
+#                            (baseline ingester normalizer worker pipeline)
 #   BENCH_ROUNDS             repeats of each saturating run; the median
 #                            run is reported              (3)
 #   BENCH_CONCURRENCY        clients / HTTP concurrency   (16)
@@ -30,6 +31,15 @@
 #   BENCH_INGESTER_LOG_LEVEL ingester log level           (info, as deployed)
 #   BENCH_NORMALIZER_EMPLOYEES  deliveries per normalizer round (5000)
 #   BENCH_NORMALIZER_CONCURRENCY normalizer concurrency      (16)
+#                            (BENCH_NORMALIZER_EMPLOYEES is also the message
+#                            count of the nats bench js consume baseline)
+#   BENCH_WORKER_EVENTS      hired events per worker round (2000)
+#   BENCH_WORKER_CONCURRENCY worker concurrency           (16)
+#   BENCH_WORKER_APP         the app the worker and pipeline converge:
+#                            memory (connector.Memory, what the single binary
+#                            runs) or instant (indexed, O(1) per call)  (memory)
+#   BENCH_PIPELINE_RATE      pipeline webhooks/s, open loop (200)
+#   BENCH_PIPELINE_DURATION  pipeline send time            (10s)
 #   BENCH_KEEP               1 keeps the temp dir (logs, JSON) for a look
 set -euo pipefail
 
@@ -40,7 +50,7 @@ NATS_CLI_VERSION="v0.5.0"
 NATS_SERVER_VERSION="v2.15.2"
 readonly NATS_CLI_VERSION NATS_SERVER_VERSION
 
-read -r -a SECTIONS <<<"${BENCH_SECTIONS:-baseline ingester normalizer}"
+read -r -a SECTIONS <<<"${BENCH_SECTIONS:-baseline ingester normalizer worker pipeline}"
 ROUNDS="${BENCH_ROUNDS:-3}"
 CONCURRENCY="${BENCH_CONCURRENCY:-16}"
 BASELINE_MSGS="${BENCH_BASELINE_MSGS:-100000}"
@@ -51,6 +61,11 @@ OPEN_DURATION="${BENCH_OPEN_DURATION:-10s}"
 INGESTER_LOG_LEVEL="${BENCH_INGESTER_LOG_LEVEL:-info}"
 NORMALIZER_EMPLOYEES="${BENCH_NORMALIZER_EMPLOYEES:-5000}"
 NORMALIZER_CONCURRENCY="${BENCH_NORMALIZER_CONCURRENCY:-16}"
+WORKER_EVENTS="${BENCH_WORKER_EVENTS:-2000}"
+WORKER_CONCURRENCY="${BENCH_WORKER_CONCURRENCY:-16}"
+WORKER_APP="${BENCH_WORKER_APP:-memory}"
+PIPELINE_RATE="${BENCH_PIPELINE_RATE:-200}"
+PIPELINE_DURATION="${BENCH_PIPELINE_DURATION:-10s}"
 
 GOBIN_DIR="$(go env GOPATH)/bin"
 export PATH="$GOBIN_DIR:$PATH"
@@ -531,13 +546,15 @@ section_ingester() {
 	add_figure ingest_peak_rss "$(awk -v k="$hwm" 'BEGIN { printf "%.1f\n", k / 1024 }')" MiB "" "<=64"
 }
 
-# normalizer: employees/s from a pre-filled HR_INBOX against a fake
-# BambooHR that answers at once, next to the raw consume ceiling
-# (nats bench js consume, explicit acks) on the same server.
-section_normalizer() {
-	local stream=benchconsume out="$WORK/consume.txt" v r best
-	local -a rates=()
-	log "normalizer: baseline nats bench js consume, $NORMALIZER_EMPLOYEES msgs of 256B, explicit acks"
+# js_consume_baseline: the raw consume ceiling (nats bench js consume,
+# explicit acks, NORMALIZER_EMPLOYEES messages of 256B) in
+# BASELINE[js_consume_rate]; measured once per run, later callers reuse it.
+js_consume_baseline() {
+	local stream=benchconsume out="$WORK/consume.txt" v
+	if [[ -n ${BASELINE[js_consume_rate]:-} ]]; then
+		return
+	fi
+	log "baseline: nats bench js consume, $NORMALIZER_EMPLOYEES msgs of 256B, explicit acks"
 	nats_cli stream rm "$stream" -f >/dev/null 2>&1 || true
 	if ! run_tracked timeout 120 nats --no-context --server "$NATS_URL" bench js pub async bench.consume \
 		--stream "$stream" --create --size 256B --msgs "$NORMALIZER_EMPLOYEES" --no-progress >"$WORK/consume-fill.txt" 2>&1; then
@@ -557,7 +574,16 @@ section_normalizer() {
 	}
 	BASELINE[js_consume_rate]="${v//,/}"
 	BASELINE_DESC[js_consume_rate]="(nats js consume)"
-	log "normalizer: baseline ${BASELINE[js_consume_rate]} msgs/s"
+	log "baseline: js consume ${BASELINE[js_consume_rate]} msgs/s"
+}
+
+# normalizer: employees/s from a pre-filled HR_INBOX against a fake
+# BambooHR that answers at once, next to the raw consume ceiling
+# (nats bench js consume, explicit acks) on the same server.
+section_normalizer() {
+	local r best
+	local -a rates=()
+	js_consume_baseline
 
 	(cd "$ROOT/scripts" && go build -o "$WORK/benchnorm" ./benchnorm)
 	for ((r = 1; r <= ROUNDS; r++)); do
@@ -573,6 +599,130 @@ section_normalizer() {
 	best="$(median_index "${rates[@]}")"
 	NOTES+=("normalizer employees/s over $ROUNDS round(s): $(spread "${rates[@]}")")
 	add_figure normalizer_employees_per_s "${rates[best]}" "employees/s" js_consume_rate ">=2000"
+}
+
+# build_benchworker: scripts/benchworker into $WORK, once.
+build_benchworker() {
+	[[ -x $WORK/benchworker ]] || (cd "$ROOT/scripts" && go build -o "$WORK/benchworker" ./benchworker)
+}
+
+# start_redis: a throwaway redis-server (no persistence, loopback) on a
+# free port, its URL in REDIS_URL. Installs redis-server with apt only when
+# it is missing and we are root; returns non-zero (after a note) when there
+# is no Redis to be had.
+REDIS_URL=""
+start_redis() {
+	local port
+	[[ -n $REDIS_URL ]] && return 0
+	if ! command -v redis-server >/dev/null 2>&1; then
+		if [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null 2>&1; then
+			log "installing redis-server with apt-get"
+			if ! (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends redis-server) \
+				>"$WORK/install-redis.log" 2>&1; then
+				show_log "$WORK/install-redis.log"
+				NOTES+=("redis-server could not be installed (apt-get failed): the Redis ledger figure is skipped")
+				return 1
+			fi
+		else
+			NOTES+=("redis-server is missing and this is not root: the Redis ledger figure is skipped")
+			return 1
+		fi
+	fi
+	port="$("$WORK/loadgen" ports 1)"
+	[[ -n $port ]] || die "could not find a free port for redis-server"
+	log "starting $(redis-server --version | cut -d' ' -f1-3) on 127.0.0.1:$port"
+	redis-server --save "" --appendonly no --port "$port" --bind 127.0.0.1 --dir "$WORK" >"$WORK/redis.log" 2>&1 &
+	PIDS+=("$!")
+	REDIS_URL="redis://127.0.0.1:$port/0"
+	# benchworker waits (up to 5 s) for the server to answer.
+}
+
+# worker_rounds NAME ARGS...: ROUNDS runs of `benchworker worker ARGS`;
+# the median events/s in WORKER_RATE, the spread in NOTES.
+WORKER_RATE=""
+worker_rounds() {
+	local name=$1 r best
+	shift
+	local -a rates=()
+	for ((r = 1; r <= ROUNDS; r++)); do
+		log "worker: $name round $r/$ROUNDS, $WORKER_EVENTS hired events, concurrency $WORKER_CONCURRENCY"
+		if ! run_tracked timeout 300 "$WORK/benchworker" worker -nats "$NATS_URL" -events "$WORKER_EVENTS" \
+			-concurrency "$WORKER_CONCURRENCY" -log "$WORK/worker-$name-$r.log" "$@" \
+			>"$WORK/worker-$name-$r.json" 2>"$WORK/worker-$name-$r.err"; then
+			show_log "$WORK/worker-$name-$r.err"
+			show_log "$WORK/worker-$name-$r.log"
+			die "benchworker worker ($name) failed"
+		fi
+		rates+=("$(jget events_per_s "$WORK/worker-$name-$r.json")")
+		log "worker: $name round $r: ${rates[-1]} events/s"
+	done
+	best="$(median_index "${rates[@]}")"
+	WORKER_RATE="${rates[best]}"
+	NOTES+=("worker ($name) events/s over $ROUNDS round(s): $(spread "${rates[@]}")")
+}
+
+# worker: events/s through ONE worker (app "bench", no rate limit, one
+# group for everyone) from a pre-filled HR_EVENTS, with the JetStream KV
+# ledger and with the Redis one, next to the raw consume ceiling. When the
+# app is connector.Memory, a third figure runs the KV ledger against an
+# indexed in-memory app: Memory scans and sorts every account per lookup of
+# an unknown person, so it, not the worker, sets the pace past a few
+# hundred accounts.
+section_worker() {
+	js_consume_baseline
+	build_benchworker
+	worker_rounds "kv-$WORKER_APP" -ledger kv -app "$WORKER_APP"
+	add_figure worker_events_per_s_kv "$WORKER_RATE" "events/s" js_consume_rate "ratio>=0.20"
+	if start_redis; then
+		worker_rounds "redis-$WORKER_APP" -ledger redis -redis "$REDIS_URL" -app "$WORKER_APP"
+		add_figure worker_events_per_s_redis "$WORKER_RATE" "events/s" js_consume_rate "ratio>=0.20"
+	fi
+	if [[ $WORKER_APP == memory ]]; then
+		worker_rounds kv-instant -ledger kv -app instant
+		add_figure worker_instant_app_kv "$WORKER_RATE" "events/s" js_consume_rate ""
+	fi
+}
+
+# pipeline_run NAME ARGS...: one `benchworker pipeline` run, its JSON in
+# $WORK/pipeline-NAME.json.
+pipeline_run() {
+	local name=$1 out="$WORK/pipeline-$1.json"
+	shift
+	log "pipeline ($name): $PIPELINE_RATE webhooks/s for $PIPELINE_DURATION, ingest + normalizer + worker in one process"
+	if ! run_tracked timeout 300 "$WORK/benchworker" pipeline -nats "$NATS_URL" -rate "$PIPELINE_RATE" \
+		-duration "$PIPELINE_DURATION" -log "$WORK/pipeline-$name.log" "$@" >"$out" 2>"$WORK/pipeline-$name.err"; then
+		show_log "$WORK/pipeline-$name.err"
+		show_log "$WORK/pipeline-$name.log"
+		die "benchworker pipeline ($name) failed"
+	fi
+	log "pipeline ($name): applied $(jget applied "$out")/$(jget sent "$out"), p50 $(jget p50_ms "$out") ms, p99 $(jget p99_ms "$out") ms, max $(jget max_ms "$out") ms"
+	log "pipeline ($name): stage p99 ms: to HR_INBOX $(jget stage_inbox_p99_ms "$out"), normalize $(jget stage_normalize_p99_ms "$out"), worker $(jget stage_worker_p99_ms "$out")"
+	if (($(jget http_errors "$out") > 0)); then
+		log "pipeline ($name): $(jget http_errors "$out") webhooks not accepted; details:"
+		sed -n '/"error_classes"/,/^  }/p' "$out" >&2
+	fi
+}
+
+# pipeline: end-to-end latency (webhook due → audit record) at a fixed
+# rate through the ingest handler, the normalizer (fake BambooHR) and one
+# worker (KV ledger) in one process, as the single binary wires them. No
+# baseline: nothing raw does the same four hops.
+section_pipeline() {
+	local out rate=${PIPELINE_RATE%.*}
+	build_benchworker
+	pipeline_run "$WORKER_APP" -app "$WORKER_APP"
+	out="$WORK/pipeline-$WORKER_APP.json"
+	NOTES+=("pipeline ($WORKER_APP) stage p50/p99 ms: to HR_INBOX $(jget stage_inbox_p50_ms "$out")/$(jget stage_inbox_p99_ms "$out"), normalize $(jget stage_normalize_p50_ms "$out")/$(jget stage_normalize_p99_ms "$out"), worker $(jget stage_worker_p50_ms "$out")/$(jget stage_worker_p99_ms "$out")")
+	add_figure "pipeline_p50_at_${rate}eps" "$(jget p50_ms "$out")" ms "" ""
+	add_figure "pipeline_p99_at_${rate}eps" "$(jget p99_ms "$out")" ms "" "<=500"
+	add_figure "pipeline_max_at_${rate}eps" "$(jget max_ms "$out")" ms "" ""
+	add_figure pipeline_applied "$(jget applied "$out")" count "" "==$(jget sent "$out")"
+	if [[ $WORKER_APP == memory ]]; then
+		pipeline_run instant -app instant
+		out="$WORK/pipeline-instant.json"
+		NOTES+=("pipeline (instant) stage p50/p99 ms: to HR_INBOX $(jget stage_inbox_p50_ms "$out")/$(jget stage_inbox_p99_ms "$out"), normalize $(jget stage_normalize_p50_ms "$out")/$(jget stage_normalize_p99_ms "$out"), worker $(jget stage_worker_p50_ms "$out")/$(jget stage_worker_p99_ms "$out")")
+		add_figure pipeline_p99_instant_app "$(jget p99_ms "$out")" ms "" ""
+	fi
 }
 
 # ---------------------------------------------------------------- main

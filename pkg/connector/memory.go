@@ -13,15 +13,19 @@ import (
 // without credentials (so successive plans converge as if applied) and
 // stands in for an app in the worker's tests, with injectable failures.
 type Memory struct {
-	mu       sync.Mutex
-	accounts map[string]*Account // by ID
-	next     int
-	fail     []error // returned, in order, by the next writes
-	writes   int
+	mu         sync.Mutex
+	accounts   map[string]*Account // by ID
+	byExternal map[string]*Account
+	byEmail    map[string]*Account
+	next       int
+	fail       []error // returned, in order, by the next writes
+	writes     int
 }
 
 // NewMemory returns an empty app.
-func NewMemory() *Memory { return &Memory{accounts: map[string]*Account{}} }
+func NewMemory() *Memory {
+	return &Memory{accounts: map[string]*Account{}, byExternal: map[string]*Account{}, byEmail: map[string]*Account{}}
+}
 
 // FailNext makes the next len(errs) writes fail with errs, in order.
 func (m *Memory) FailNext(errs ...error) {
@@ -65,21 +69,30 @@ func (m *Memory) Find(_ context.Context, p Person) (*Account, error) {
 	return nil, nil
 }
 
+// find looks the person up by account id, then external id, then email,
+// through indexes: the single binary runs every dry-run app on a Memory, so
+// a lookup must not grow with the number of accounts.
 func (m *Memory) find(p Person) *Account {
 	if a, ok := m.accounts[p.AccountID]; ok && p.AccountID != "" {
 		return a
 	}
-	for _, id := range slices.Sorted(maps.Keys(m.accounts)) {
-		if a := m.accounts[id]; p.EmployeeID != "" && a.ExternalID == p.EmployeeID {
-			return a
-		}
+	if a, ok := m.byExternal[p.EmployeeID]; ok && p.EmployeeID != "" {
+		return a
 	}
-	for _, id := range slices.Sorted(maps.Keys(m.accounts)) {
-		if a := m.accounts[id]; p.Email != "" && a.Email == p.Email {
-			return a
-		}
+	if a, ok := m.byEmail[p.Email]; ok && p.Email != "" {
+		return a
 	}
 	return nil
+}
+
+// index records a's current external id and email.
+func (m *Memory) index(a *Account) {
+	if a.ExternalID != "" {
+		m.byExternal[a.ExternalID] = a
+	}
+	if a.Email != "" {
+		m.byEmail[a.Email] = a
+	}
 }
 
 // write runs fn under the lock unless a failure is queued.
@@ -108,6 +121,7 @@ func (m *Memory) Create(_ context.Context, p Person) (Account, error) {
 			m.accounts[a.ID] = a
 		}
 		a.ExternalID, a.Email, a.UserName, a.Attributes = p.EmployeeID, p.Email, p.UserName, p.Attributes()
+		m.index(a)
 		out = clone(*a)
 		return nil
 	})
@@ -127,6 +141,7 @@ func (m *Memory) Update(_ context.Context, a Account, p Person) error {
 		stored, err := m.get(a)
 		if err == nil {
 			stored.Email, stored.UserName, stored.Attributes = p.Email, p.UserName, p.Attributes()
+			m.index(stored)
 		}
 		return err
 	})

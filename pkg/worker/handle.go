@@ -17,8 +17,16 @@ import (
 	"keycard/pkg/streams"
 )
 
-// errBusy: another worker holds this event's lease right now.
-var errBusy = errors.New("event is being handled by another worker")
+// errBusy: another worker holds this event's lease right now;
+// errPersonBusy: another event of the same person is being applied.
+var (
+	errBusy       = errors.New("event is being handled by another worker")
+	errPersonBusy = errors.New("another event of this person is being applied")
+)
+
+// personBusyRetry is how soon to look again when the person is busy: their
+// other event usually finishes in milliseconds.
+const personBusyRetry = 200 * time.Millisecond
 
 func (w *Worker) ledgerKey(d *Delivery) string { return w.cfg.App + ":" + d.Event.ID }
 
@@ -55,6 +63,20 @@ func (w *Worker) handle(ctx context.Context, d *Delivery) (err error) {
 			d.token = ""
 		}
 	}()
+
+	// One event per person per app at a time, on every replica: a hire and
+	// the termination right behind it must not plan against the same empty
+	// app and finish in the wrong order. The stale check below then orders
+	// them.
+	pkey := w.cfg.App + ":person:" + keyOrUnknown(d.Event.Employee.ID)
+	person, err := w.cfg.Ledger.Claim(ctx, pkey, w.cfg.Lease)
+	if err != nil {
+		return fmt.Errorf("ledger: %w", err)
+	}
+	if !person.Acquired() {
+		return connector.RetryAfter(personBusyRetry, errPersonBusy)
+	}
+	defer func() { _ = w.cfg.Ledger.Release(ctx, pkey, person.Token) }()
 
 	outcome, err := w.converge(ctx, d)
 	if err != nil {
@@ -117,8 +139,11 @@ func (w *Worker) converge(ctx context.Context, d *Delivery) (string, error) {
 		}
 		start := time.Now()
 		err := w.cfg.Limiter.Wait(ctx, w.cfg.App)
-		w.metrics.limiterWait.Observe(time.Since(start).Seconds())
-		_ = d.Msg.InProgress() // a long wait must not look like a hung handler
+		waited := time.Since(start)
+		w.metrics.limiterWait.Observe(waited.Seconds())
+		if waited > w.cfg.AckWait/10 {
+			_ = d.Msg.InProgress() // a long wait must not look like a hung handler
+		}
 		return err
 	}
 	cur, _, err = connector.Apply(ctx, w.cfg.Connector, cur, p, d.plan, pace)

@@ -157,7 +157,14 @@ func (w *Worker) consume(ctx context.Context, stream string, cfg jetstream.Consu
 			sleep(ctx, time.Second)
 			continue
 		}
-		cc, err := cons.Consume(func(msg jetstream.Msg) { w.process(ctx, msg) },
+		cc, err := cons.Consume(func(msg jetstream.Msg) {
+			// A message already received finishes even while shutting down
+			// (Drain): its ledger and audit writes must not see the
+			// cancelled context, or it would wait out its lease.
+			hctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), w.cfg.AckWait)
+			defer cancel()
+			w.process(hctx, msg)
+		},
 			jetstream.PullMaxMessages(2), // none waits past AckWait behind a slow one
 			jetstream.PullExpiry(30*time.Second),
 			jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {

@@ -387,3 +387,29 @@ func TestGuardShareLimit(t *testing.T) {
 		t.Fatalf("%d deactivated, want 2 (10%% of 25)", deactivated)
 	}
 }
+
+// A hire and the termination right behind it, handled at once by several
+// goroutines: the app must end with the person deactivated (or never
+// created), never active.
+func TestSamePersonEventsDoNotRace(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, func(c *Config) { c.Concurrency = 8 })
+	for i := range 20 {
+		id := fmt.Sprint(300 + i)
+		h.publish(t, ev(event.Hired, 1, employee(id, "Engineering")), "hire"+id)
+		h.publish(t, ev(event.Terminated, 2, leaver(id)), "leave"+id)
+	}
+	cons, err := h.js.Consumer(context.Background(), streams.Events, "worker-"+app)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "all handled", func() bool {
+		info, err := cons.Info(context.Background())
+		return err == nil && info.NumAckPending == 0 && info.NumPending == 0
+	})
+	for _, a := range h.app.Accounts() {
+		if a.Active {
+			t.Errorf("account of %s is active after its termination", a.ExternalID)
+		}
+	}
+}

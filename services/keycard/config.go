@@ -35,6 +35,8 @@ type config struct {
 	// survives a power loss) or an fsync interval such as "2m" (faster;
 	// survives a process crash but not a power loss).
 	NATSSync string `envconfig:"KEYCARD_NATS_SYNC" default:"always"`
+	// Demo serves a fake BambooHR with sample people (make demo).
+	Demo bool `envconfig:"KEYCARD_DEMO"`
 }
 
 // syncMode parses NATSSync.

@@ -66,6 +66,13 @@ func run(ctx context.Context, stdout io.Writer) error {
 		return err
 	}
 	parts := []service.Part{serveWebhooks}
+	if cfg.Demo {
+		stopDemo, err := startDemo(&cfg, rt.Log)
+		if err != nil {
+			return err
+		}
+		defer stopDemo()
+	}
 	if cfg.Configured() {
 		parts = append(parts, func(ctx context.Context) error {
 			return normalize.Serve(ctx, rt.JS, cfg.NormalizerSettings, cfg.StreamReplicas, rt.Log.With().Str("component", "normalizer").Logger(), rt.Registry)

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"slices"
 	"strconv"
@@ -229,6 +230,11 @@ func TestSingleBinaryNormalizes(t *testing.T) {
 	if kinds := waitKinds(t, in.natsURL, 1); !slices.Equal(kinds, []string{"hired"}) {
 		t.Fatalf("HR_EVENTS kinds = %v, want [hired]", kinds)
 	}
+	// The leave comes once every app has applied the hire, as it would days
+	// later (had it come at once, the hire would be skipped as stale).
+	for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline) && len(streamMsgs(t, in.natsURL, streams.Audit)) < 3; {
+		time.Sleep(50 * time.Millisecond)
+	}
 	fake.Update("1001", func(e *bamboohrtest.Employee) { e.Status, e.TerminationDate = "Inactive", "2026-11-20" })
 	leave := []byte(`{"type":"employee.updated","timestamp":"2026-11-25T10:00:00+0000","data":{"companyId":"1","employeeId":"1001","changedFields":["status"]}}`)
 	if code, body := post(t, in.webhookURL, leave); code != http.StatusAccepted {
@@ -312,5 +318,50 @@ func TestRejectsBadSettings(t *testing.T) {
 				t.Fatalf("run = %v, want an error mentioning %q", err, tt.want)
 			}
 		})
+	}
+}
+
+// make demo: the fake tenant's first sweep flows through the normalizer to
+// every app of the example policy, without a single webhook.
+func TestDemo(t *testing.T) {
+	t.Setenv("KEYCARD_DEMO", "true")
+	t.Setenv("KEYCARD_CONFIG", "../../deployments/keycard.example.yaml")
+	in := start(t, t.TempDir())
+	defer in.stop(t)
+	kinds := map[string]string{}
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline) && len(kinds) < 4; time.Sleep(50 * time.Millisecond) {
+		for _, m := range streamMsgs(t, in.natsURL, streams.Events) {
+			var ev event.Event
+			if err := json.Unmarshal(m.Data, &ev); err != nil {
+				t.Fatal(err)
+			}
+			kinds[ev.Employee.ID] = string(ev.Kind)
+		}
+	}
+	want := map[string]string{"1001": "hired", "1002": "hired", "1003": "hired", "1004": "terminated"}
+	if !maps.Equal(kinds, want) {
+		t.Fatalf("demo events = %v, want %v (1005 starts next week)", kinds, want)
+	}
+	var audits int
+	for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline) && audits < 12; time.Sleep(50 * time.Millisecond) {
+		audits = len(streamMsgs(t, in.natsURL, streams.Audit))
+	}
+	if audits != 12 {
+		t.Fatalf("%d audit records, want 4 people × 3 apps", audits)
+	}
+}
+
+func TestDemoRefusedWithRealTenant(t *testing.T) {
+	t.Setenv("KEYCARD_DEMO", "true")
+	t.Setenv("BAMBOOHR_API_KEY", "real-key")
+	t.Setenv("BAMBOOHR_COMPANY", "acme")
+	t.Setenv("BAMBOOHR_WEBHOOK_KEY", key)
+	t.Setenv("KEYCARD_NATS_LISTEN", "")
+	t.Setenv("KEYCARD_HTTP_ADDR", "127.0.0.1:0")
+	t.Setenv("KEYCARD_METRICS_ADDR", "127.0.0.1:0")
+	t.Setenv("KEYCARD_DATA_DIR", t.TempDir())
+	err := run(context.Background(), io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "KEYCARD_DEMO cannot be combined") {
+		t.Fatalf("run = %v, want a refusal", err)
 	}
 }

@@ -98,10 +98,14 @@ func (n *Normalizer) startConsume(ctx context.Context, s consumerSpec) (jetstrea
 		return nil, fmt.Errorf("consumer %s on %s: %w", s.config.Durable, s.stream, err)
 	}
 	return cons.Consume(func(msg jetstream.Msg) {
+		// A message already received finishes even while shutting down
+		// (Drain), within AckWait, rather than failing on the cancelled ctx.
+		hctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), n.opts.AckWait)
+		defer cancel()
 		start := time.Now()
-		err := s.handle(ctx, msg)
+		err := s.handle(hctx, msg)
 		n.metrics.duration.Observe(time.Since(start).Seconds())
-		n.settle(ctx, msg, err)
+		n.settle(hctx, msg, err)
 	},
 		// A small buffer per Consume, so no message waits past AckWait in
 		// a client buffer behind a slow one.
