@@ -95,9 +95,13 @@ func Serve(ctx context.Context, js jetstream.JetStream, cfg *policy.Config, s Se
 	g, gctx := errgroup.WithContext(ctx)
 	for _, a := range apps {
 		conn, dryRun := connectorFor(a)
+		pace := limiter
+		if dryRun {
+			pace = nil // nothing outside is written, so there is no vendor limit to respect
+		}
 		w, err := worker.New(ctx, js, worker.Config{
 			App: a.Name, DryRun: dryRun, Connector: conn, Evaluate: evaluator(cfg, a.Name),
-			Ledger: led, Versions: vers, Limiter: limiter,
+			Ledger: led, Versions: vers, Limiter: pace,
 			Guard:       worker.GuardLimits{MaxDeactivations: a.Guard.MaxDeactivations, MaxShare: a.Guard.MaxShare, Window: a.Guard.Window},
 			Concurrency: s.WorkerConcurrency, MaxDeliver: s.WorkerMaxDeliver,
 		}, log, metrics)
