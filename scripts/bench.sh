@@ -37,7 +37,7 @@
 #   BENCH_WORKER_CONCURRENCY worker concurrency           (16)
 #   BENCH_WORKER_APP         the app the worker and pipeline converge:
 #                            memory (connector.Memory, what the single binary
-#                            runs) or instant (indexed, O(1) per call)  (memory)
+#                            runs for an app without credentials)   (memory)
 #   BENCH_PIPELINE_RATE      pipeline webhooks/s, open loop (200)
 #   BENCH_PIPELINE_DURATION  pipeline send time            (10s)
 #   BENCH_KEEP               1 keeps the temp dir (logs, JSON) for a look
@@ -677,10 +677,6 @@ section_worker() {
 		worker_rounds "redis-$WORKER_APP" -ledger redis -redis "$REDIS_URL" -app "$WORKER_APP"
 		add_figure worker_events_per_s_redis "$WORKER_RATE" "events/s" js_consume_rate "ratio>=0.20"
 	fi
-	if [[ $WORKER_APP == memory ]]; then
-		worker_rounds kv-instant -ledger kv -app instant
-		add_figure worker_instant_app_kv "$WORKER_RATE" "events/s" js_consume_rate ""
-	fi
 }
 
 # pipeline_run NAME ARGS...: one `benchworker pipeline` run, its JSON in
@@ -717,12 +713,6 @@ section_pipeline() {
 	add_figure "pipeline_p99_at_${rate}eps" "$(jget p99_ms "$out")" ms "" "<=500"
 	add_figure "pipeline_max_at_${rate}eps" "$(jget max_ms "$out")" ms "" ""
 	add_figure pipeline_applied "$(jget applied "$out")" count "" "==$(jget sent "$out")"
-	if [[ $WORKER_APP == memory ]]; then
-		pipeline_run instant -app instant
-		out="$WORK/pipeline-instant.json"
-		NOTES+=("pipeline (instant) stage p50/p99 ms: to HR_INBOX $(jget stage_inbox_p50_ms "$out")/$(jget stage_inbox_p99_ms "$out"), normalize $(jget stage_normalize_p50_ms "$out")/$(jget stage_normalize_p99_ms "$out"), worker $(jget stage_worker_p50_ms "$out")/$(jget stage_worker_p99_ms "$out")")
-		add_figure pipeline_p99_instant_app "$(jget p99_ms "$out")" ms "" ""
-	fi
 }
 
 # ---------------------------------------------------------------- main

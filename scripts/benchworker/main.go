@@ -119,7 +119,7 @@ func (c *common) register(fs *flag.FlagSet) {
 	fs.DurationVar(&c.timeout, "timeout", 2*time.Minute, "give up after this long")
 	fs.StringVar(&c.logFile, "log", "", "write the services' JSON log here (default: formatted, then discarded)")
 	fs.StringVar(&c.logLevel, "log-level", "info", "the services' log level (info, as deployed)")
-	fs.StringVar(&c.app, "app", "memory", "the app: memory (connector.Memory, as the single binary runs it) or instant (indexed, O(1) per call)")
+	fs.StringVar(&c.app, "app", "memory", "the app: memory (connector.Memory, as the single binary runs it)")
 	fs.StringVar(&c.profile, "cpuprofile", "", "write a CPU profile of the measured phase to this file")
 }
 
@@ -204,7 +204,7 @@ func evaluate(event.Employee) (connector.Want, []string, []string) {
 }
 
 // benchApp is the app the worker converges: connector.Memory (what the
-// single binary runs for an app without credentials) or instant.
+// single binary runs for an app without credentials).
 type benchApp struct {
 	connector.Connector
 	counts func() (accounts, writes int)
@@ -215,11 +215,8 @@ func newApp(kind string) (benchApp, error) {
 	case "memory":
 		m := connector.NewMemory()
 		return benchApp{m, func() (int, int) { return len(m.Accounts()), m.Writes() }}, nil
-	case "instant":
-		m := newInstant()
-		return benchApp{m, m.counts}, nil
 	}
-	return benchApp{}, fmt.Errorf("-app %q: want memory or instant", kind)
+	return benchApp{}, fmt.Errorf("-app %q: want memory", kind)
 }
 
 // newWorker builds the one worker as services/worker/workers does for an
