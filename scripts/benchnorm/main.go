@@ -7,7 +7,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -24,6 +23,7 @@ import (
 	"keycard/pkg/bamboohr"
 	"keycard/pkg/bamboohr/bamboohrtest"
 	"keycard/pkg/streams"
+	"keycard/scripts/benchkit"
 	"keycard/services/normalizer/normalize"
 )
 
@@ -70,15 +70,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	// A throwaway server may hold an earlier section's streams (the
 	// ingester's deliveries): start from empty ones.
-	for _, cfg := range streams.Configs(streams.Options{}) {
-		if err := js.DeleteStream(ctx, cfg.Name); err != nil && !errors.Is(err, jetstream.ErrStreamNotFound) {
-			return fmt.Errorf("reset %s: %w", cfg.Name, err)
-		}
-	}
-	if err := js.DeleteKeyValue(ctx, normalize.Bucket); err != nil && !errors.Is(err, jetstream.ErrBucketNotFound) {
-		return fmt.Errorf("reset %s: %w", normalize.Bucket, err)
-	}
-	if err := streams.Ensure(ctx, js, streams.Options{}); err != nil {
+	if err := benchkit.Reset(ctx, js); err != nil {
 		return err
 	}
 
@@ -163,17 +155,5 @@ func fill(ctx context.Context, js jetstream.JetStream, n int) error {
 		}
 		futures = append(futures, f)
 	}
-	select {
-	case <-js.PublishAsyncComplete():
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-	for _, f := range futures {
-		select {
-		case <-f.Ok():
-		case err := <-f.Err():
-			return err
-		}
-	}
-	return nil
+	return benchkit.Await(ctx, js, futures)
 }

@@ -59,6 +59,7 @@ import (
 	"keycard/pkg/ratelimit"
 	"keycard/pkg/streams"
 	"keycard/pkg/worker"
+	"keycard/scripts/benchkit"
 	"keycard/services/ingester/ingest"
 	"keycard/services/normalizer/normalize"
 )
@@ -73,11 +74,6 @@ const (
 	ledgerTTL    = 2880 * time.Hour
 	redisPrefix  = "keycard:"
 )
-
-// keycardBuckets are every KV bucket Keycard creates, reset before a run.
-var keycardBuckets = []string{
-	normalize.Bucket, "normalizer_state", ledgerBucket, ledgerBucket + "_versions", "accounts", "guard",
-}
 
 func main() {
 	if len(os.Args) < 2 {
@@ -154,7 +150,7 @@ func (c *common) setup(ctx context.Context) (*nats.Conn, jetstream.JetStream, ze
 	}
 	js, err := jetstream.New(nc)
 	if err == nil {
-		err = reset(ctx, js)
+		err = benchkit.Reset(ctx, js)
 	}
 	if err != nil {
 		closeAll()
@@ -178,22 +174,6 @@ func (c *common) startProfile() (func(), error) {
 		return nil, err
 	}
 	return func() { pprof.StopCPUProfile(); _ = f.Close() }, nil
-}
-
-// reset deletes Keycard's streams and KV buckets, which earlier bench
-// sections (or rounds) left behind, and creates the streams anew.
-func reset(ctx context.Context, js jetstream.JetStream) error {
-	for _, cfg := range streams.Configs(streams.Options{}) {
-		if err := js.DeleteStream(ctx, cfg.Name); err != nil && !errors.Is(err, jetstream.ErrStreamNotFound) {
-			return fmt.Errorf("reset %s: %w", cfg.Name, err)
-		}
-	}
-	for _, b := range keycardBuckets {
-		if err := js.DeleteKeyValue(ctx, b); err != nil && !errors.Is(err, jetstream.ErrBucketNotFound) {
-			return fmt.Errorf("reset bucket %s: %w", b, err)
-		}
-	}
-	return streams.Ensure(ctx, js, streams.Options{})
 }
 
 // evaluate is the benchmark's policy: everyone gets an account and the
@@ -460,19 +440,7 @@ func fillEvents(ctx context.Context, js jetstream.JetStream, n int) error {
 		}
 		futures = append(futures, f)
 	}
-	select {
-	case <-js.PublishAsyncComplete():
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-	for _, f := range futures {
-		select {
-		case <-f.Ok():
-		case err := <-f.Err():
-			return err
-		}
-	}
-	return nil
+	return benchkit.Await(ctx, js, futures)
 }
 
 // ---------------------------------------------------------------- pipeline
