@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"slices"
 	"time"
 
@@ -23,6 +24,7 @@ import (
 	"keycard/pkg/ledger"
 	"keycard/pkg/policy"
 	"keycard/pkg/ratelimit"
+	"keycard/pkg/scim"
 	"keycard/pkg/worker"
 )
 
@@ -94,7 +96,10 @@ func Serve(ctx context.Context, js jetstream.JetStream, cfg *policy.Config, s Se
 	metrics := worker.NewMetrics(reg)
 	g, gctx := errgroup.WithContext(ctx)
 	for _, a := range apps {
-		conn, dryRun := connectorFor(a)
+		conn, dryRun, err := connectorFor(a, os.Getenv)
+		if err != nil {
+			return err
+		}
 		pace := limiter
 		if dryRun {
 			pace = nil // nothing outside is written, so there is no vendor limit to respect
@@ -129,12 +134,38 @@ func selectApps(cfg *policy.Config, only []string) ([]policy.App, error) {
 	return out, nil
 }
 
-// connectorFor returns the app's connector and whether it runs dry. No
-// vendor connector exists yet (they arrive with the SCIM and native
-// connector issues), so every app is simulated in memory and runs dry:
-// the plan and the audit trail are real, nothing outside is touched.
-func connectorFor(policy.App) (connector.Connector, bool) {
-	return connector.NewMemory(), true
+// connectorFor returns the app's connector and whether it runs dry.
+//   - A SCIM app whose token variable is set talks to the vendor: in
+//     apply mode it writes, in dry-run mode it reads the real accounts and
+//     only plans.
+//   - An app without its credential, or of a type with no connector yet
+//     (google, github, gitlab, discord, pipedrive: the native-connector
+//     issue), is simulated in memory and runs dry: the plan and the audit
+//     trail are real, nothing outside is touched.
+func connectorFor(a policy.App, getenv func(string) string) (connector.Connector, bool, error) {
+	token := ""
+	if a.Credential() != "" {
+		token = getenv(a.Credential())
+	}
+	if a.Type != policy.TypeSCIM || token == "" {
+		return connector.NewMemory(), true, nil
+	}
+	prof, ok := scim.ProfileByName(a.Profile)
+	if !ok {
+		return nil, false, fmt.Errorf("app %s: unknown SCIM profile %q", a.Name, a.Profile)
+	}
+	if a.BaseURL == "" {
+		return nil, false, fmt.Errorf("app %s: base_url is required (the %s SCIM root, e.g. %s)", a.Name, prof.Name, prof.BaseURLTemplate)
+	}
+	client, err := scim.New(scim.Config{BaseURL: a.BaseURL, Token: token, Profile: prof})
+	if err != nil {
+		return nil, false, fmt.Errorf("app %s: %w", a.Name, err)
+	}
+	var conn connector.Connector = scim.NewConnector(client)
+	if a.Mode == policy.ModeDryRun {
+		return connector.DryRun{Connector: conn}, true, nil
+	}
+	return conn, false, nil
 }
 
 // evaluator adapts the policy to the worker for one app.

@@ -1,0 +1,219 @@
+package scim
+
+import (
+	"context"
+
+	"fmt"
+	"strings"
+	"sync"
+
+	"keycard/pkg/connector"
+)
+
+// Connector is a SCIM app behind Keycard's connector interface: one value
+// serves every SCIM vendor, its Profile supplying the differences.
+type Connector struct {
+	c *Client
+
+	mu     sync.Mutex
+	groups map[string]string // display name → id, learnt as groups are found or made
+}
+
+var _ connector.Connector = (*Connector)(nil)
+
+// NewConnector wraps a client.
+func NewConnector(c *Client) *Connector {
+	return &Connector{c: c, groups: map[string]string{}}
+}
+
+// Find looks the person up by the id stored at the last sync, then by
+// externalId, then by e-mail. The stored id matters for vendors that hide
+// deactivated users from searches (a re-hire must reactivate, not twin).
+func (k *Connector) Find(ctx context.Context, p connector.Person) (*connector.Account, error) {
+	prof := k.c.Profile()
+	if p.AccountID != "" {
+		u, err := k.c.GetUser(ctx, p.AccountID)
+		switch {
+		case err == nil:
+			return k.account(u, p), nil
+		case !IsNotFound(err):
+			return nil, err
+		}
+	}
+	for _, f := range []func() (Filter, bool){
+		func() (Filter, bool) { return prof.ByExternalID(p.EmployeeID) },
+		func() (Filter, bool) { return prof.ByEmail(p.Email) },
+	} {
+		filter, ok := f()
+		if !ok || p.EmployeeID == "" && p.Email == "" {
+			continue
+		}
+		users, err := k.c.FindUsers(ctx, filter)
+		if err != nil {
+			return nil, err
+		}
+		if len(users) > 0 {
+			return k.account(users[0], p), nil
+		}
+	}
+	return nil, nil
+}
+
+// Create makes the account, adopting an existing one on a uniqueness
+// conflict instead of failing.
+func (k *Connector) Create(ctx context.Context, p connector.Person) (connector.Account, error) {
+	u, err := k.c.CreateUser(ctx, user(p))
+	if err == nil {
+		return *k.account(u, p), nil
+	}
+	if !IsConflict(err) {
+		return connector.Account{}, err
+	}
+	existing, ferr := k.Find(ctx, p)
+	if ferr != nil {
+		return connector.Account{}, ferr
+	}
+	if existing == nil {
+		// A deactivated account holds the e-mail and cannot be searched
+		// for (Slack, Atlassian): only its stored id leads back to it.
+		return connector.Account{}, connector.Permanent(fmt.Errorf("create: %w; an account that cannot be found holds this identity (deactivated?): reactivate it by id", err))
+	}
+	return *existing, nil
+}
+
+// Update brings the attributes the vendor accepts in line with HR.
+func (k *Connector) Update(ctx context.Context, a connector.Account, p connector.Person) error {
+	cur, err := k.c.GetUser(ctx, a.ID)
+	if err != nil {
+		return err
+	}
+	ops := k.c.Profile().UpdateOps(cur, user(p))
+	if len(ops) == 0 {
+		return nil
+	}
+	return k.c.PatchUser(ctx, a.ID, ops)
+}
+
+func (k *Connector) SetActive(ctx context.Context, a connector.Account, active bool) error {
+	return k.c.SetActive(ctx, a.ID, active)
+}
+
+func (k *Connector) AddMembership(ctx context.Context, a connector.Account, kind connector.Kind, name string) error {
+	gid, err := k.group(ctx, kind, name, true)
+	if err != nil {
+		return err
+	}
+	return k.c.PatchGroupMembers(ctx, gid, []string{a.ID}, nil)
+}
+
+func (k *Connector) RemoveMembership(ctx context.Context, a connector.Account, kind connector.Kind, name string) error {
+	gid, err := k.group(ctx, kind, name, false)
+	if err != nil || gid == "" {
+		return err // a group that does not exist has no members to remove
+	}
+	return k.c.PatchGroupMembers(ctx, gid, nil, []string{a.ID})
+}
+
+// group resolves a group by display name; create makes a missing one, so a
+// policy naming a new group just works.
+func (k *Connector) group(ctx context.Context, kind connector.Kind, name string, create bool) (string, error) {
+	prof := k.c.Profile()
+	if kind != connector.Group || !prof.Groups {
+		// A SCIM app grants groups only (GitHub EMU teams are SCIM groups
+		// too): say so instead of ignoring the grant.
+		return "", connector.Permanent(fmt.Errorf("%s %q: the %s SCIM profile grants groups only", kind, name, prof.Name))
+	}
+	k.mu.Lock()
+	id, ok := k.groups[name]
+	k.mu.Unlock()
+	if ok {
+		return id, nil
+	}
+	if filter, ok := prof.ByGroupName(name); ok {
+		found, err := k.c.FindGroups(ctx, filter)
+		if err != nil {
+			return "", err
+		}
+		for _, g := range found {
+			if g.DisplayName == name {
+				id = g.ID
+			}
+		}
+	}
+	if id == "" && create {
+		g, err := k.c.CreateGroup(ctx, Group{DisplayName: name})
+		if err != nil {
+			return "", err
+		}
+		id = g.ID
+	}
+	if id != "" {
+		k.mu.Lock()
+		k.groups[name] = id
+		k.mu.Unlock()
+	}
+	return id, nil
+}
+
+func (k *Connector) List(ctx context.Context, fn func(connector.Account) error) error {
+	return k.c.EachUser(ctx, Filter{}, func(u User) error { return fn(*k.account(u, connector.Person{})) })
+}
+
+// user is the SCIM user Keycard wants for p.
+func user(p connector.Person) User {
+	u := User{
+		ExternalID: p.EmployeeID, UserName: p.UserName, DisplayName: p.DisplayName, Title: p.Title, Active: true,
+		Name: &Name{GivenName: p.GivenName, FamilyName: p.FamilyName, Formatted: p.DisplayName},
+	}
+	if p.Email != "" {
+		u.Emails = []Email{{Value: p.Email, Type: "work", Primary: true}}
+	}
+	if p.Department != "" {
+		u.Enterprise = &EnterpriseUser{Department: p.Department}
+	}
+	return u
+}
+
+// account is u as the worker plans against it. Attributes the vendor does
+// not store (or rewrites, like Slack's userName) read as what p wants, so
+// they never look out of date.
+func (k *Connector) account(u User, p connector.Person) *connector.Account {
+	prof := k.c.Profile()
+	want := p.Attributes()
+	attrs := map[string]string{}
+	set := func(key string, attr Attr, have string) {
+		if !prof.Accepts.Has(attr) {
+			have = want[key]
+		}
+		attrs[key] = have
+	}
+	var given, family, dept string
+	if u.Name != nil {
+		given, family = u.Name.GivenName, u.Name.FamilyName
+	}
+	if u.Enterprise != nil {
+		dept = u.Enterprise.Department
+	}
+	userName := u.UserName
+	if prof.UserNameRewritten {
+		userName = want["user_name"]
+	}
+	set("email", AttrEmails, u.PrimaryEmail())
+	set("user_name", AttrUserName, userName)
+	set("given_name", AttrName, given)
+	set("family_name", AttrName, family)
+	set("display_name", AttrDisplayName, u.DisplayName)
+	set("title", AttrTitle, u.Title)
+	set("department", AttrDepartment, dept)
+	attrs["manager_id"] = want["manager_id"] // managers are SCIM ids at the vendor, not HR ids: not synced yet
+	var groups []string
+	for _, g := range u.Groups {
+		if g.Display != "" {
+			groups = append(groups, g.Display)
+		}
+	}
+	return &connector.Account{
+		ID: u.ID, ExternalID: u.ExternalID, UserName: u.UserName, Email: strings.ToLower(u.PrimaryEmail()),
+		Active: u.Active, Attributes: attrs, Memberships: map[connector.Kind][]string{connector.Group: groups},
+	}
+}
