@@ -16,14 +16,15 @@ type Connector struct {
 	c *Client
 
 	mu     sync.Mutex
-	groups map[string]string // display name → id, learnt as groups are found or made
+	groups map[string]string      // display name → id, learnt as groups are found or made
+	locks  map[string]*sync.Mutex // group id → lock held while its members change
 }
 
 var _ connector.Connector = (*Connector)(nil)
 
 // NewConnector wraps a client.
 func NewConnector(c *Client) *Connector {
-	return &Connector{c: c, groups: map[string]string{}}
+	return &Connector{c: c, groups: map[string]string{}, locks: map[string]*sync.Mutex{}}
 }
 
 // Find looks the person up by the id stored at the last sync, then by
@@ -103,6 +104,7 @@ func (k *Connector) AddMembership(ctx context.Context, a connector.Account, kind
 	if err != nil {
 		return err
 	}
+	defer k.lock(gid)()
 	return k.c.PatchGroupMembers(ctx, gid, []string{a.ID}, nil)
 }
 
@@ -111,7 +113,24 @@ func (k *Connector) RemoveMembership(ctx context.Context, a connector.Account, k
 	if err != nil || gid == "" {
 		return err // a group that does not exist has no members to remove
 	}
+	defer k.lock(gid)()
 	return k.c.PatchGroupMembers(ctx, gid, nil, []string{a.ID})
+}
+
+// lock serialises this process's work on one key: writes to one group id
+// (vendors lock a group while a write to it runs and answer a concurrent
+// one with 429, as Slack does, and every hire adds to the same birthright
+// group), and the lookup-or-create of one group name.
+func (k *Connector) lock(gid string) (unlock func()) {
+	k.mu.Lock()
+	l, ok := k.locks[gid]
+	if !ok {
+		l = &sync.Mutex{}
+		k.locks[gid] = l
+	}
+	k.mu.Unlock()
+	l.Lock()
+	return l.Unlock
 }
 
 // group resolves a group by display name; create makes a missing one, so a
@@ -123,29 +142,32 @@ func (k *Connector) group(ctx context.Context, kind connector.Kind, name string,
 		// too): say so instead of ignoring the grant.
 		return "", connector.Permanent(fmt.Errorf("%s %q: the %s SCIM profile grants groups only", kind, name, prof.Name))
 	}
+	// One lookup-or-create per name at a time in this process: the first
+	// hires of a new birthright group must not all try to create it.
+	defer k.lock("name:" + name)()
 	k.mu.Lock()
 	id, ok := k.groups[name]
 	k.mu.Unlock()
 	if ok {
 		return id, nil
 	}
-	if filter, ok := prof.ByGroupName(name); ok {
-		found, err := k.c.FindGroups(ctx, filter)
-		if err != nil {
-			return "", err
-		}
-		for _, g := range found {
-			if g.DisplayName == name {
-				id = g.ID
-			}
-		}
+	id, err := k.findGroup(ctx, name)
+	if err != nil {
+		return "", err
 	}
 	if id == "" && create {
 		g, err := k.c.CreateGroup(ctx, Group{DisplayName: name})
-		if err != nil {
+		switch {
+		case IsConflict(err):
+			// Another replica made it first: use theirs.
+			if id, err = k.findGroup(ctx, name); err != nil {
+				return "", err
+			}
+		case err != nil:
 			return "", err
+		default:
+			id = g.ID
 		}
-		id = g.ID
 	}
 	if id != "" {
 		k.mu.Lock()
@@ -153,6 +175,24 @@ func (k *Connector) group(ctx context.Context, kind connector.Kind, name string,
 		k.mu.Unlock()
 	}
 	return id, nil
+}
+
+// findGroup returns the id of the group called name, or "".
+func (k *Connector) findGroup(ctx context.Context, name string) (string, error) {
+	filter, ok := k.c.Profile().ByGroupName(name)
+	if !ok {
+		return "", nil
+	}
+	found, err := k.c.FindGroups(ctx, filter)
+	if err != nil {
+		return "", err
+	}
+	for _, g := range found {
+		if g.DisplayName == name {
+			return g.ID, nil
+		}
+	}
+	return "", nil
 }
 
 func (k *Connector) List(ctx context.Context, fn func(connector.Account) error) error {
