@@ -19,7 +19,7 @@
 #
 # Tunables (environment):
 #   BENCH_SECTIONS           sections to run, in order
-#                            (baseline ingester normalizer worker pipeline)
+#                            (baseline ingester normalizer worker scim pipeline)
 #   BENCH_ROUNDS             repeats of each saturating run; the median
 #                            run is reported              (3)
 #   BENCH_CONCURRENCY        clients / HTTP concurrency   (16)
@@ -38,6 +38,14 @@
 #   BENCH_WORKER_APP         the app the worker and pipeline converge:
 #                            memory (connector.Memory, what the single binary
 #                            runs for an app without credentials)   (memory)
+#   BENCH_SCIM_EVENTS        hired events per unlimited SCIM round (2000)
+#   BENCH_SCIM_CONCURRENCY   worker concurrency in the SCIM runs   (16)
+#   BENCH_SCIM_ROUNDS        unlimited SCIM rounds; each takes long, as
+#                            scimtest's costs grow with its size    (1)
+#   BENCH_SCIM_LIMIT_HIRES   hires in the rate-limited SCIM run     (1000)
+#   BENCH_SCIM_RATE_SCALE    factor on Slack's documented write budget
+#                            (180/min, burst 20) for that run: 30 makes
+#                            5400/min, burst 600, about 16 s        (30)
 #   BENCH_PIPELINE_RATE      pipeline webhooks/s, open loop (200)
 #   BENCH_PIPELINE_DURATION  pipeline send time            (10s)
 #   BENCH_KEEP               1 keeps the temp dir (logs, JSON) for a look
@@ -50,7 +58,7 @@ NATS_CLI_VERSION="v0.5.0"
 NATS_SERVER_VERSION="v2.15.2"
 readonly NATS_CLI_VERSION NATS_SERVER_VERSION
 
-read -r -a SECTIONS <<<"${BENCH_SECTIONS:-baseline ingester normalizer worker pipeline}"
+read -r -a SECTIONS <<<"${BENCH_SECTIONS:-baseline ingester normalizer worker scim pipeline}"
 ROUNDS="${BENCH_ROUNDS:-3}"
 CONCURRENCY="${BENCH_CONCURRENCY:-16}"
 BASELINE_MSGS="${BENCH_BASELINE_MSGS:-100000}"
@@ -64,6 +72,11 @@ NORMALIZER_CONCURRENCY="${BENCH_NORMALIZER_CONCURRENCY:-16}"
 WORKER_EVENTS="${BENCH_WORKER_EVENTS:-2000}"
 WORKER_CONCURRENCY="${BENCH_WORKER_CONCURRENCY:-16}"
 WORKER_APP="${BENCH_WORKER_APP:-memory}"
+SCIM_EVENTS="${BENCH_SCIM_EVENTS:-2000}"
+SCIM_CONCURRENCY="${BENCH_SCIM_CONCURRENCY:-16}"
+SCIM_ROUNDS="${BENCH_SCIM_ROUNDS:-1}"
+SCIM_LIMIT_HIRES="${BENCH_SCIM_LIMIT_HIRES:-1000}"
+SCIM_RATE_SCALE="${BENCH_SCIM_RATE_SCALE:-30}"
 PIPELINE_RATE="${BENCH_PIPELINE_RATE:-200}"
 PIPELINE_DURATION="${BENCH_PIPELINE_DURATION:-10s}"
 
@@ -278,7 +291,8 @@ add_figure() {
 # fmt_value VALUE UNIT
 fmt_value() {
 	case $2 in
-	ms) printf '%.2f' "$1" ;;
+	ms | s) printf '%.2f' "$1" ;;
+	fraction) printf '%.3f' "$1" ;;
 	MiB) printf '%.1f' "$1" ;;
 	*) printf '%.0f' "$1" ;;
 	esac
@@ -327,8 +341,8 @@ report() {
 		printf '\n'
 		printf 'note: %s\n' "${NOTES[@]}"
 	fi
-	printf '\n%-26s %14s  %-38s %7s  %-12s %s\n' "figure" "value" "baseline" "ratio" "target" "result"
-	printf '%s\n' "-------------------------- --------------  -------------------------------------- -------  ------------ ------"
+	printf '\n%-28s %14s  %-38s %7s  %-12s %s\n' "figure" "value" "baseline" "ratio" "target" "result"
+	printf '%s\n' "---------------------------- --------------  -------------------------------------- -------  ------------ ------"
 	for row in "${FIGURES[@]}"; do
 		IFS='|' read -r name value unit bkey target <<<"$row"
 		r="$(ratio "$value" "$bkey")"
@@ -337,7 +351,7 @@ report() {
 		if [[ -n $bkey && -n ${BASELINE[$bkey]:-} ]]; then
 			base="$(fmt_value "${BASELINE[$bkey]}" "$unit") $unit ${BASELINE_DESC[$bkey]}"
 		fi
-		printf '%-26s %14s  %-38s %7s  %-12s %s\n' "$name" "$shown" "$base" "$r" "${target:--}" "$(verdict "$value" "$r" "$target")"
+		printf '%-28s %14s  %-38s %7s  %-12s %s\n' "$name" "$shown" "$base" "$r" "${target:--}" "$(verdict "$value" "$r" "$target")"
 		lines+=("$name: $shown (ratio $r to baseline)")
 	done
 	printf '\n'
@@ -677,6 +691,64 @@ section_worker() {
 		worker_rounds "redis-$WORKER_APP" -ledger redis -redis "$REDIS_URL" -app "$WORKER_APP"
 		add_figure worker_events_per_s_redis "$WORKER_RATE" "events/s" js_consume_rate "ratio>=0.20"
 	fi
+}
+
+# scim_run NAME ARGS...: one `benchworker scim` run, its JSON in
+# $WORK/scim-NAME.json.
+scim_run() {
+	local name=$1 out="$WORK/scim-$1.json"
+	shift
+	if ! run_tracked timeout 300 "$WORK/benchworker" scim -nats "$NATS_URL" -concurrency "$SCIM_CONCURRENCY" \
+		-log "$WORK/scim-$name.log" "$@" >"$out" 2>"$WORK/scim-$name.err"; then
+		show_log "$WORK/scim-$name.err"
+		show_log "$WORK/scim-$name.log"
+		die "benchworker scim ($name) failed"
+	fi
+}
+
+# scim: ONE worker (KV ledger, everyone gets group "everyone": a hire is a
+# create and a group add) through the real SCIM connector with Slack's
+# profile, against an in-process scimtest server with Slack's quirks.
+#  - unlimited: no rate limits, no pacer; hires/s next to the raw consume
+#    ceiling.
+#  - limited: the server enforces Slack's documented write budget
+#    (scim.Slack().RateLimit, 180/min burst 20) times BENCH_SCIM_RATE_SCALE
+#    as one bucket for all writes, and the worker's pacer is seeded with the
+#    same budget, as Keycard does. Efficiency is the least time the bucket
+#    allows, (writes − burst) / (R/60) with 2 writes a hire, over the actual
+#    time; a 429 counts as after warm-up once 10% of the writes succeeded.
+# scimtest answers a lookup by e-mail by building every user's view, with
+# its groups, before filtering (O(users × group members) a lookup), so
+# both runs pass -index-misses: a lookup for an e-mail no create ever
+# carried (every new hire's) is answered "none" in front of scimtest.
+section_scim() {
+	local r best out
+	local -a rates=()
+	js_consume_baseline
+	build_benchworker
+	for ((r = 1; r <= SCIM_ROUNDS; r++)); do
+		log "scim: unlimited round $r/$SCIM_ROUNDS, $SCIM_EVENTS hires, concurrency $SCIM_CONCURRENCY, Slack quirks without rate limits"
+		scim_run "unlimited-$r" -events "$SCIM_EVENTS" -index-misses
+		out="$WORK/scim-unlimited-$r.json"
+		rates+=("$(jget hires_per_s "$out")")
+		log "scim: unlimited round $r: ${rates[-1]} hires/s ($(jget s429_total "$out") 429s, $(jget s429_resource_locked "$out") resource_locked)"
+	done
+	best="$(median_index "${rates[@]}")"
+	if ((SCIM_ROUNDS > 1)); then
+		NOTES+=("scim (unlimited) hires/s over $SCIM_ROUNDS round(s): $(spread "${rates[@]}")")
+	fi
+	add_figure scim_hires_per_s_unlimited "${rates[best]}" "hires/s" js_consume_rate ">=1000"
+
+	log "scim: limited, $SCIM_LIMIT_HIRES hires, Slack's write budget x$SCIM_RATE_SCALE at the server and in the pacer"
+	scim_run limited -events "$SCIM_LIMIT_HIRES" -rate-scale "$SCIM_RATE_SCALE" -index-misses
+	out="$WORK/scim-limited.json"
+	log "scim: limited: $(jget seconds "$out") s for $(jget writes_needed "$out") writes at $(jget write_limit_per_min "$out")/min burst $(jget write_burst "$out"), minimum $(jget min_seconds "$out") s, efficiency $(jget efficiency "$out")"
+	NOTES+=("scim (limited): $(jget write_limit_per_min "$out") writes/min, burst $(jget write_burst "$out") (server and pacer), $(jget writes_needed "$out") writes needed, $(jget write_attempts "$out") sent; 429s: $(jget s429_rate_limited "$out") rate limit ($(jget s429_rate_limited_after_warmup "$out") after warm-up, first at $(jget first_429_after_warmup_s "$out") s), $(jget s429_resource_locked "$out") resource_locked")
+	add_figure scim_slack_limit_efficiency "$(jget efficiency "$out")" fraction "" ">=0.90"
+	add_figure scim_limit_min_s "$(jget min_seconds "$out")" s "" ""
+	add_figure scim_limit_actual_s "$(jget seconds "$out")" s "" ""
+	add_figure scim_429s_after_warmup "$(jget s429_after_warmup "$out")" count "" "==0"
+	add_figure scim_429s_total "$(jget s429_total "$out")" count "" ""
 }
 
 # pipeline_run NAME ARGS...: one `benchworker pipeline` run, its JSON in

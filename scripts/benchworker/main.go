@@ -4,6 +4,7 @@
 //
 //	benchworker worker   -nats U [-ledger kv|redis -redis U] [-events 5000] [-concurrency 16]
 //	benchworker pipeline -nats U [-rate 200] [-duration 10s]
+//	benchworker scim     -nats U [-events 2000] [-concurrency 16] [-rate-scale 0] [-index-misses]
 //
 // worker: fills HR_EVENTS with N canonical hired events (distinct
 // employees) and times ONE worker (app "bench", in-memory app, no rate
@@ -19,8 +20,17 @@
 // record's At minus that intended send time (matched by employee id), so a
 // stall anywhere, the sender included, shows. Reports p50/p90/p99/max.
 //
-// Both modes delete Keycard's streams and KV buckets on the server first
-// (and flush the Redis database given): point them at throwaway servers.
+// scim (scim.go): like worker, but the app is Slack through the real SCIM
+// connector (scim.NewConnector, scim.Slack() profile) against an in-process
+// scimtest server with Slack's quirks, applying for real (not dry). Without
+// -rate-scale the server has no rate limits and the worker no pacer;
+// with -rate-scale f the server enforces Slack's documented write budget
+// times f as one bucket for every write and the pacer gets the same budget.
+// Reports hires/s, the least time the bucket allows, efficiency, and the
+// 429s the server served, split by cause and by warm-up.
+//
+// Every mode deletes Keycard's streams and KV buckets on the server first
+// (and flushes the Redis database given): point them at throwaway servers.
 package main
 
 import (
@@ -86,6 +96,8 @@ func main() {
 		err = runWorker(ctx, os.Args[2:], os.Stdout, os.Stderr)
 	case "pipeline":
 		err = runPipeline(ctx, os.Args[2:], os.Stdout, os.Stderr)
+	case "scim":
+		err = runSCIM(ctx, os.Args[2:], os.Stdout, os.Stderr)
 	default:
 		usage()
 	}
@@ -96,7 +108,7 @@ func main() {
 }
 
 func usage() {
-	fmt.Fprintln(os.Stderr, "usage: benchworker worker|pipeline -nats URL [flags]")
+	fmt.Fprintln(os.Stderr, "usage: benchworker worker|pipeline|scim -nats URL [flags]")
 	os.Exit(2)
 }
 

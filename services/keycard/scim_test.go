@@ -139,7 +139,9 @@ func TestSCIMLifecycleThroughPipeline(t *testing.T) {
 	send("employee.updated")
 	expect("move", true, "everyone", "sales")
 
-	fake.Update("2001", func(e *bamboohrtest.Employee) { e.Status, e.TerminationDate = "Inactive", time.Now().UTC().Format(time.DateOnly) })
+	fake.Update("2001", func(e *bamboohrtest.Employee) {
+		e.Status, e.TerminationDate = "Inactive", time.Now().UTC().Format(time.DateOnly)
+	})
 	send("employee.updated")
 	send("employee.updated") // a duplicate
 	// Notion deprovisions by DELETE (the member leaves the workspace): no
