@@ -78,6 +78,8 @@ func TestParseDefaults(t *testing.T) {
 	}{
 		{"slack", func(a *App) {
 			a.Type, a.Profile, a.BaseURL, a.TokenEnv = TypeSCIM, "slack", "https://api.slack.com/scim/v2", "SLACK_SCIM_TOKEN"
+			// Paced at Slack's documented 180 user writes/min, burst 20 − 1.
+			a.RateLimit = RateLimit{WritesPerMinute: 180, Burst: 19}
 		}},
 		{"google", func(a *App) {
 			a.Type, a.Domain, a.AdminEmail, a.CredentialsEnv = TypeGoogle, "example.com", "admin@example.com", "GOOGLE_SERVICE_ACCOUNT_JSON"
@@ -86,7 +88,7 @@ func TestParseDefaults(t *testing.T) {
 			a.Type, a.Org, a.TokenEnv, a.Mode = TypeGitHub, "example-org", "GITHUB_TOKEN", ModeDryRun
 		}},
 		{"zoom", func(a *App) { // explicit zeros stay
-			a.Type, a.Profile, a.BaseURL, a.TokenEnv = TypeSCIM, "zoom", "http://127.0.0.1:8089/scim", "ZOOM_TOKEN"
+			a.Type, a.Profile, a.BaseURL, a.TokenEnv = TypeSCIM, "generic", "http://127.0.0.1:8089/scim", "ZOOM_TOKEN"
 			a.RateLimit = RateLimit{WritesPerMinute: 30, Burst: 5}
 			a.Guard = Guard{MaxDeactivations: 0, MaxShare: 0, Window: time.Hour}
 		}},

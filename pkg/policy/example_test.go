@@ -17,7 +17,7 @@ func ExampleLoad() {
 		fmt.Printf("%s: %s, %s, %d writes/min\n", a.Name, a.Type, a.Mode, a.RateLimit.WritesPerMinute)
 	}
 	// Output:
-	// slack: scim, apply, 60 writes/min
+	// slack: scim, apply, 180 writes/min
 	// google: google, apply, 60 writes/min
 	// github: github, dry-run, 60 writes/min
 	// zoom: scim, apply, 30 writes/min

@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	"go.yaml.in/yaml/v3"
+
+	"keycard/pkg/scim"
 )
 
 // validator collects every problem of one file.
@@ -102,6 +104,15 @@ func (v *validator) checkApps() {
 		}
 		if a.TokenEnv != "" && a.CredentialsEnv != "" {
 			v.errorf([]string{"apps", idx, "credentials_env"}, "set token_env or credentials_env, not both")
+		}
+		if a.Type == TypeSCIM && a.Profile != "" && v.ok("apps", idx, "profile") {
+			if _, known := scim.ProfileByName(a.Profile); !known {
+				var names []string
+				for _, p := range scim.Profiles() {
+					names = append(names, p.Name)
+				}
+				v.errorf([]string{"apps", idx, "profile"}, "unknown SCIM profile %q; want one of %s", a.Profile, strings.Join(names, ", "))
+			}
 		}
 		if p := []string{"apps", idx, "guard", "window"}; v.has(p...) && v.ok(p...) {
 			_, n, _ := lookup(v.root, p)
@@ -209,11 +220,12 @@ func (v *validator) applyDefaults() {
 				a.Mode = ModeApply
 			}
 		}
+		def := defaultRateLimit(*a)
 		if !has("rate_limit", "writes_per_minute") {
-			a.RateLimit.WritesPerMinute = defaultWritesPerMinute(a.Type)
+			a.RateLimit.WritesPerMinute = def.WritesPerMinute
 		}
 		if !has("rate_limit", "burst") {
-			a.RateLimit.Burst = DefaultBurst
+			a.RateLimit.Burst = def.Burst
 		}
 		if !has("guard", "max_deactivations") {
 			a.Guard.MaxDeactivations = DefaultMaxDeactivations
@@ -230,7 +242,16 @@ func (v *validator) applyDefaults() {
 	}
 }
 
-// defaultWritesPerMinute is the write pace of an app type whose file sets
-// none: DefaultWritesPerMinute for every type so far, a conservative pace
-// below each vendor's documented limit.
-func defaultWritesPerMinute(string) int { return DefaultWritesPerMinute }
+// defaultRateLimit is the pace of an app whose file sets none: the
+// vendor's documented write limit for a SCIM profile that has one (rate
+// limits are paced, not discovered), with a burst one below the vendor's so
+// the first refill never races the server's; else DefaultWritesPerMinute
+// and DefaultBurst, a conservative pace.
+func defaultRateLimit(a App) RateLimit {
+	if a.Type == TypeSCIM {
+		if p, ok := scim.ProfileByName(a.Profile); ok && p.RateLimit.Documented {
+			return RateLimit{WritesPerMinute: max(1, p.RateLimit.PerMinute()), Burst: max(1, p.RateLimit.Burst-1)}
+		}
+	}
+	return RateLimit{WritesPerMinute: DefaultWritesPerMinute, Burst: DefaultBurst}
+}

@@ -150,7 +150,11 @@ func connectorFor(a policy.App, getenv func(string) string) (connector.Connector
 	if a.Type != policy.TypeSCIM || token == "" {
 		return connector.NewMemory(), true, nil
 	}
-	prof, ok := scim.ProfileByName(a.Profile)
+	name := a.Profile
+	if name == "" {
+		name = "generic"
+	}
+	prof, ok := scim.ProfileByName(name) // the policy already refused unknown ones
 	if !ok {
 		return nil, false, fmt.Errorf("app %s: unknown SCIM profile %q", a.Name, a.Profile)
 	}
