@@ -118,6 +118,12 @@ func (w *Worker) converge(ctx context.Context, d *Delivery) (string, error) {
 		return "", fmt.Errorf("find account: %w", err)
 	}
 	d.plan = connector.Plan(cur, want, p)
+	if len(warnings) > 0 {
+		// A rule that could not be evaluated may be the one granting a
+		// membership: keep what the person has until it evaluates again
+		// (reversible first), add what is certain.
+		d.plan = slices.DeleteFunc(d.plan, func(a connector.Action) bool { return a.Op == connector.OpRemove && want.Account })
+	}
 
 	if slices.ContainsFunc(d.plan, func(a connector.Action) bool { return a.Op == connector.OpDeactivate }) && !d.Bypass {
 		ok, err := w.guard.allow(ctx)

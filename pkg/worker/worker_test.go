@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -411,5 +412,32 @@ func TestSamePersonEventsDoNotRace(t *testing.T) {
 		if a.Active {
 			t.Errorf("account of %s is active after its termination", a.ExternalID)
 		}
+	}
+}
+
+// A rule that fails to evaluate (e.g. a missing custom field) must not
+// strip memberships it may have granted: removals wait, additions go on.
+func TestRuleWarningsKeepMemberships(t *testing.T) {
+	t.Parallel()
+	var warn atomic.Bool
+	h := newHarness(t, func(c *Config) {
+		c.Evaluate = func(e event.Employee) (connector.Want, []string, []string) {
+			want, matched, _ := evaluate(e)
+			if warn.Load() {
+				// The engineering rule failed: only birthright is certain.
+				want.Memberships[connector.Group] = []string{"everyone"}
+				return want, matched[:1], []string{"engineering: no such key: cost_center"}
+			}
+			return want, matched, nil
+		}
+	})
+	h.publish(t, ev(event.Hired, 1, employee("400", "Engineering")), "h400")
+	waitFor(t, "hire", func() bool { return len(h.audits(t)) == 1 })
+	warn.Store(true)
+	h.publish(t, ev(event.Updated, 2, employee("400", "Engineering")), "u400")
+	waitFor(t, "update", func() bool { return len(h.audits(t)) == 2 })
+	a := h.account(t, "400")
+	if got := slices.Sorted(slices.Values(a.Memberships[connector.Group])); !slices.Equal(got, []string{"eng", "everyone"}) {
+		t.Fatalf("groups %v: a failed rule removed what it may grant", got)
 	}
 }
