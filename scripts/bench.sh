@@ -714,13 +714,9 @@ scim_run() {
 #  - limited: the server enforces Slack's documented write budget
 #    (scim.Slack().RateLimit, 180/min burst 20) times BENCH_SCIM_RATE_SCALE
 #    as one bucket for all writes, and the worker's pacer is seeded with the
-#    same budget, as Keycard does. Efficiency is the least time the bucket
+#    same rate with a burst one below, as Keycard does. Efficiency is the least time the bucket
 #    allows, (writes − burst) / (R/60) with 2 writes a hire, over the actual
 #    time; a 429 counts as after warm-up once 10% of the writes succeeded.
-# scimtest answers a lookup by e-mail by building every user's view, with
-# its groups, before filtering (O(users × group members) a lookup), so
-# both runs pass -index-misses: a lookup for an e-mail no create ever
-# carried (every new hire's) is answered "none" in front of scimtest.
 section_scim() {
 	local r best out
 	local -a rates=()
@@ -728,7 +724,7 @@ section_scim() {
 	build_benchworker
 	for ((r = 1; r <= SCIM_ROUNDS; r++)); do
 		log "scim: unlimited round $r/$SCIM_ROUNDS, $SCIM_EVENTS hires, concurrency $SCIM_CONCURRENCY, Slack quirks without rate limits"
-		scim_run "unlimited-$r" -events "$SCIM_EVENTS" -index-misses
+		scim_run "unlimited-$r" -events "$SCIM_EVENTS"
 		out="$WORK/scim-unlimited-$r.json"
 		rates+=("$(jget hires_per_s "$out")")
 		log "scim: unlimited round $r: ${rates[-1]} hires/s ($(jget s429_total "$out") 429s, $(jget s429_resource_locked "$out") resource_locked)"
@@ -740,7 +736,9 @@ section_scim() {
 	add_figure scim_hires_per_s_unlimited "${rates[best]}" "hires/s" js_consume_rate ">=1000"
 
 	log "scim: limited, $SCIM_LIMIT_HIRES hires, Slack's write budget x$SCIM_RATE_SCALE at the server and in the pacer"
-	scim_run limited -events "$SCIM_LIMIT_HIRES" -rate-scale "$SCIM_RATE_SCALE" -index-misses
+	# Keycard paces one token under the vendor's burst: at Slack's real 180/min
+	# that is 333 ms of slack; scaled ×N the same slack is N tokens.
+	scim_run limited -events "$SCIM_LIMIT_HIRES" -rate-scale "$SCIM_RATE_SCALE" -pacer-margin "$SCIM_RATE_SCALE"
 	out="$WORK/scim-limited.json"
 	log "scim: limited: $(jget seconds "$out") s for $(jget writes_needed "$out") writes at $(jget write_limit_per_min "$out")/min burst $(jget write_burst "$out"), minimum $(jget min_seconds "$out") s, efficiency $(jget efficiency "$out")"
 	NOTES+=("scim (limited): $(jget write_limit_per_min "$out") writes/min, burst $(jget write_burst "$out") (server and pacer), $(jget writes_needed "$out") writes needed, $(jget write_attempts "$out") sent; 429s: $(jget s429_rate_limited "$out") rate limit ($(jget s429_rate_limited_after_warmup "$out") after warm-up, first at $(jget first_429_after_warmup_s "$out") s), $(jget s429_resource_locked "$out") resource_locked")

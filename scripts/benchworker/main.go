@@ -4,7 +4,7 @@
 //
 //	benchworker worker   -nats U [-ledger kv|redis -redis U] [-events 5000] [-concurrency 16]
 //	benchworker pipeline -nats U [-rate 200] [-duration 10s]
-//	benchworker scim     -nats U [-events 2000] [-concurrency 16] [-rate-scale 0] [-index-misses]
+//	benchworker scim     -nats U [-events 2000] [-concurrency 16] [-rate-scale 0]
 //
 // worker: fills HR_EVENTS with N canonical hired events (distinct
 // employees) and times ONE worker (app "bench", in-memory app, no rate

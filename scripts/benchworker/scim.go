@@ -1,9 +1,7 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -11,7 +9,6 @@ import (
 	"math"
 	"net/http"
 	"net/http/httptest"
-	"regexp"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -54,7 +51,6 @@ type scimResult struct {
 	WritesOK      int64   `json:"writes_ok"`
 	WriteAttempts int64   `json:"write_attempts"`
 	Reads         int64   `json:"reads"`
-	IndexedMisses int64   `json:"reads_answered_by_front"`
 	MinSeconds    float64 `json:"min_seconds"`
 	Efficiency    float64 `json:"efficiency"`
 
@@ -85,11 +81,6 @@ type served struct {
 	writesOK atomic.Int64
 	attempts atomic.Int64
 	reads    atomic.Int64
-	missed   atomic.Int64 // lookups answered by the front (-index-misses)
-
-	// sent holds every e-mail and userName a POST /Users carried, when the
-	// front answers lookups of the others itself (-index-misses).
-	sent *sync.Map
 
 	mu sync.Mutex
 	c  counts429
@@ -130,9 +121,6 @@ func (w *statusRecorder) Write(b []byte) (int, error) {
 
 func (s *served) wrap(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if s.sent != nil && s.intercept(w, r) {
-			return
-		}
 		rec := &statusRecorder{ResponseWriter: w}
 		next.ServeHTTP(rec, r)
 		write := r.Method != http.MethodGet
@@ -148,50 +136,6 @@ func (s *served) wrap(next http.Handler) http.Handler {
 			s.count429(write, strings.Contains(string(rec.body), "resource_locked"))
 		}
 	})
-}
-
-// lookupRE is the filter the Slack profile finds a new hire by.
-var lookupRE = regexp.MustCompile(`^email eq ("(?:[^"\\]|\\.)*")$`)
-
-// intercept answers a lookup by e-mail for an address no POST /Users ever
-// carried with an empty list, as scimtest would, without asking scimtest
-// (whose list builds every user's view, groups included, before filtering:
-// O(users × members) a lookup). It notes the identities of a POST and
-// passes it on. Every other request goes to scimtest.
-func (s *served) intercept(w http.ResponseWriter, r *http.Request) bool {
-	switch {
-	case r.Method == http.MethodGet && r.URL.Path == "/Users":
-		m := lookupRE.FindStringSubmatch(r.URL.Query().Get("filter"))
-		var email string
-		if m == nil || json.Unmarshal([]byte(m[1]), &email) != nil {
-			return false
-		}
-		if _, ok := s.sent.Load(strings.ToLower(email)); ok {
-			return false
-		}
-		s.reads.Add(1)
-		s.missed.Add(1)
-		w.Header().Set("Content-Type", scim.ContentType)
-		_, _ = fmt.Fprintf(w, `{"schemas":[%q],"totalResults":0,"itemsPerPage":0,"startIndex":1,"Resources":[]}`, scim.ListResponseSchema)
-		return true
-	case r.Method == http.MethodPost && r.URL.Path == "/Users":
-		body, err := io.ReadAll(r.Body)
-		_ = r.Body.Close()
-		r.Body = io.NopCloser(bytes.NewReader(body))
-		if err != nil {
-			return false
-		}
-		var u struct {
-			UserName string
-			Emails   []struct{ Value string }
-		}
-		_ = json.Unmarshal(body, &u)
-		s.sent.Store(strings.ToLower(u.UserName), true)
-		for _, e := range u.Emails {
-			s.sent.Store(strings.ToLower(e.Value), true)
-		}
-	}
-	return false
 }
 
 func (s *served) count429(write, locked bool) {
@@ -235,11 +179,9 @@ func runSCIM(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		"write budget (scim.Slack().RateLimit) times f as one write bucket, its read limit refilled f times faster, and the "+
 		"worker's pacer is seeded with the same budget")
 	burst := fs.Int("burst", 0, "write bucket size for -rate-scale, server and pacer (0: the documented burst times -rate-scale)")
-	margin := fs.Int("pacer-margin", 0, "seed the pacer's burst this many tokens below the server's (0: equal, as Keycard does)")
+	margin := fs.Int("pacer-margin", 1, "seed the pacer's burst this many tokens below the server's (1: as Keycard's default pace does)")
 	warmupShare := fs.Float64("warmup", 0.10, "share of the writes after which a 429 counts as after warm-up")
-	indexMisses := fs.Bool("index-misses", false, "answer lookups of e-mails never sent in a create in front of scimtest "+
-		"(see intercept); they then skip the server's read limit")
-	seedGroup := fs.Bool("seed-group", true, `create the policy's group "everyone" at the server before the run`)
+	seedGroup := fs.Bool("seed-group", false, `create the policy's group "everyone" at the server before the run (default: the first hires create it, as in production)`)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -284,9 +226,6 @@ func runSCIM(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	res.WarmupWrites = int(math.Ceil(*warmupShare * float64(res.WritesNeeded)))
 	front := &served{warmup: int64(res.WarmupWrites)}
-	if *indexMisses {
-		front.sent = &sync.Map{}
-	}
 	hs := httptest.NewServer(front.wrap(srv))
 	defer hs.Close()
 
@@ -366,7 +305,6 @@ func runSCIM(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		res.Efficiency = round(res.MinSeconds/elapsed.Seconds(), 3)
 	}
 	res.WritesOK, res.WriteAttempts, res.Reads = front.writesOK.Load(), front.attempts.Load(), front.reads.Load()
-	res.IndexedMisses = front.missed.Load()
 	f := front.snapshot()
 	res.Total429, res.After429 = f.total, f.after
 	res.Limited429, res.LimitedAfter429 = f.limited, f.limitedLate

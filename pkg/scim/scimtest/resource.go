@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"maps"
 	"net/http"
 	"net/url"
 	"slices"
@@ -91,22 +92,43 @@ func (k kind) lookup(id string) (*record, *scimError) {
 
 // view renders a stored resource for a response: meta.location, computed
 // groups for users, no password.
+//
+// A user's view is a deep copy. A group's copies the top level and meta
+// but shares the rest (members) with the store: stored values below the
+// top level are never changed in place (PATCH works on a deep copy, and
+// dropMember replaces the members list), so the view may be encoded after
+// the lock is released.
 func (k kind) view(id string, rec *record) map[string]any {
-	doc := copyDoc(rec.doc)
+	var doc map[string]any
+	if k.name == kindGroup {
+		doc = make(map[string]any, len(rec.doc))
+		for key, v := range rec.doc {
+			doc[key] = v
+		}
+		if meta, ok := doc["meta"].(map[string]any); ok {
+			doc["meta"] = copyDoc(meta)
+		}
+	} else {
+		doc = copyDoc(rec.doc)
+	}
 	delete(doc, "password")
 	if meta, ok := doc["meta"].(map[string]any); ok {
 		meta["location"] = k.location(id)
 	}
 	if k.name == kindUser {
 		var groups []any
-		for _, gid := range k.s.groupOrder {
-			g := k.s.groups[gid]
-			if memberIndex(g.doc, id) >= 0 {
-				groups = append(groups, map[string]any{
-					"value": gid, "display": g.doc["displayName"], "type": "direct",
-					"$ref": k.s.kind(kindGroup).location(gid),
-				})
+		gids := make([]string, 0, len(k.s.memberOf[id]))
+		for gid := range k.s.memberOf[id] {
+			if _, ok := k.s.groups[gid]; ok {
+				gids = append(gids, gid)
 			}
+		}
+		for _, gid := range k.s.kind(kindGroup).byOrder(gids) {
+			g := k.s.groups[gid]
+			groups = append(groups, map[string]any{
+				"value": gid, "display": g.doc["displayName"], "type": "direct",
+				"$ref": k.s.kind(kindGroup).location(gid),
+			})
 		}
 		if groups != nil {
 			doc["groups"] = groups
@@ -164,12 +186,14 @@ func project(doc map[string]any, q url.Values) map[string]any {
 
 func (k kind) get(w http.ResponseWriter, r *http.Request, id string) *scimError {
 	k.s.mu.Lock()
-	defer k.s.mu.Unlock()
 	rec, err := k.lookup(id)
 	if err != nil {
+		k.s.mu.Unlock()
 		return err
 	}
-	writeJSON(w, http.StatusOK, project(k.view(id, rec), r.URL.Query()))
+	v := k.view(id, rec)
+	k.s.mu.Unlock()
+	writeJSON(w, http.StatusOK, project(v, r.URL.Query()))
 	return nil
 }
 
@@ -236,9 +260,17 @@ func (k kind) list(w http.ResponseWriter, r *http.Request, _ string) *scimError 
 	count = min(max(count, 0), pageSize)
 
 	k.s.mu.Lock()
-	defer k.s.mu.Unlock()
-	var matches []map[string]any
-	for _, id := range *k.order() {
+	ids := *k.order()
+	if k.name == kindUser && filter != nil {
+		if cand, ok := k.s.eqCandidates(filter); ok {
+			ids = k.byOrder(cand)
+		}
+	}
+	// matches holds the ids of the matching resources; views are built
+	// (for the filter, or for the page) only where needed.
+	var matches []string
+	views := map[string]map[string]any{}
+	for _, id := range ids {
 		rec := k.records()[id]
 		if rec.unlinked {
 			continue
@@ -246,15 +278,26 @@ func (k kind) list(w http.ResponseWriter, r *http.Request, _ string) *scimError 
 		if k.name == kindUser && k.s.quirks.HideInactive && rec.doc["active"] == false {
 			continue
 		}
-		v := k.view(id, rec)
-		if filter == nil || filter.match(v, "") {
-			matches = append(matches, v)
+		if filter != nil {
+			v := k.view(id, rec)
+			if !filter.match(v, "") {
+				continue
+			}
+			views[id] = v
 		}
+		matches = append(matches, id)
 	}
 	page := []map[string]any{}
 	if start <= len(matches) {
-		page = matches[start-1 : min(start-1+count, len(matches))]
+		for _, id := range matches[start-1 : min(start-1+count, len(matches))] {
+			v, ok := views[id]
+			if !ok {
+				v = k.view(id, k.records()[id])
+			}
+			page = append(page, v)
+		}
 	}
+	k.s.mu.Unlock()
 	for _, v := range page {
 		project(v, q)
 	}
@@ -293,7 +336,12 @@ func (k kind) create(w http.ResponseWriter, r *http.Request, _ string) *scimErro
 	}
 	s := k.s
 	s.mu.Lock()
-	defer s.mu.Unlock()
+	locked := true
+	defer func() {
+		if locked {
+			s.mu.Unlock()
+		}
+	}()
 	if k.name == kindUser {
 		if _, ok := doc["active"]; !ok {
 			doc["active"] = true
@@ -324,10 +372,12 @@ func (k kind) create(w http.ResponseWriter, r *http.Request, _ string) *scimErro
 	now := s.timestamp()
 	doc["id"] = id
 	doc["meta"] = map[string]any{"resourceType": k.resourceType(), "created": now, "lastModified": now}
-	k.records()[id] = &record{doc: doc}
-	*k.order() = append(*k.order(), id)
+	k.put(id, &record{doc: doc})
+	v := k.view(id, k.records()[id])
+	locked = false
+	s.mu.Unlock()
 	w.Header().Set("Location", k.location(id))
-	writeJSON(w, http.StatusCreated, k.view(id, k.records()[id]))
+	writeJSON(w, http.StatusCreated, v)
 	return nil
 }
 
@@ -336,14 +386,11 @@ func (k kind) create(w http.ResponseWriter, r *http.Request, _ string) *scimErro
 func (s *Server) relink(doc map[string]any) {
 	mine := uniqueValues(doc, "userName")
 	mine = append(mine, uniqueValues(doc, "emails.value")...)
-	for id, rec := range s.users {
-		if !rec.unlinked {
-			continue
-		}
-		theirs := append(uniqueValues(rec.doc, "userName"), uniqueValues(rec.doc, "emails.value")...)
-		if slices.ContainsFunc(mine, func(v string) bool { return slices.Contains(theirs, v) }) {
-			delete(s.users, id)
-			s.userOrder = slices.DeleteFunc(s.userOrder, func(x string) bool { return x == id })
+	byName, _ := s.uniqueCandidates("userName", mine)
+	byEmail, _ := s.uniqueCandidates("emails.value", mine)
+	for _, id := range slices.Concat(byName, byEmail) {
+		if rec, ok := s.users[id]; ok && rec.unlinked {
+			s.kind(kindUser).remove(id)
 		}
 	}
 }
@@ -351,7 +398,8 @@ func (s *Server) relink(doc map[string]any) {
 func (s *Server) suffixUserName(doc map[string]any) {
 	base, _ := doc["userName"].(string)
 	taken := func(name string) bool {
-		for _, rec := range s.users {
+		for id := range s.uidx.eq["username"][foldKey(name)] {
+			rec := s.users[id]
 			if n, ok := rec.doc["userName"].(string); ok && !rec.unlinked && strings.EqualFold(n, name) {
 				return true
 			}
@@ -374,37 +422,44 @@ func (k kind) replace(w http.ResponseWriter, r *http.Request, id string) *scimEr
 	if e != nil {
 		return e
 	}
-	k.s.mu.Lock()
-	defer k.s.mu.Unlock()
-	rec, e := k.lookup(id)
+	v, e := func() (map[string]any, *scimError) {
+		k.s.mu.Lock()
+		defer k.s.mu.Unlock()
+		rec, e := k.lookup(id)
+		if e != nil {
+			return nil, e
+		}
+		if k.name == kindUser {
+			if _, ok := doc["active"]; !ok { // omitted readWrite value: keep it (RFC 7644 §3.5.1)
+				doc["active"] = rec.doc["active"]
+			}
+		}
+		doc["id"] = id
+		doc["meta"] = rec.doc["meta"]
+		return k.commit(id, rec, doc)
+	}()
 	if e != nil {
 		return e
 	}
-	if k.name == kindUser {
-		if _, ok := doc["active"]; !ok { // omitted readWrite value: keep it (RFC 7644 §3.5.1)
-			doc["active"] = rec.doc["active"]
-		}
-	}
-	doc["id"] = id
-	doc["meta"] = rec.doc["meta"]
-	return k.commit(w, id, rec, doc)
+	writeJSON(w, http.StatusOK, v)
+	return nil
 }
 
-// commit validates doc and stores it as the new state of rec.
-func (k kind) commit(w http.ResponseWriter, id string, rec *record, doc map[string]any) *scimError {
+// commit validates doc, stores it as the new state of rec and returns the
+// view to answer with.
+func (k kind) commit(id string, rec *record, doc map[string]any) (map[string]any, *scimError) {
 	if e := k.validate(doc); e != nil {
-		return e
+		return nil, e
 	}
 	if e := k.conflict(doc, id); e != nil {
-		return e
+		return nil, e
 	}
 	meta, _ := doc["meta"].(map[string]any)
 	meta = copyDoc(meta)
 	meta["lastModified"] = k.s.timestamp()
 	doc["meta"] = meta
-	rec.doc = doc
-	writeJSON(w, http.StatusOK, k.view(id, rec))
-	return nil
+	k.setDoc(id, rec, doc)
+	return k.view(id, rec), nil
 }
 
 func (k kind) patch(w http.ResponseWriter, r *http.Request, id string) *scimError {
@@ -446,20 +501,27 @@ func (k kind) patch(w http.ResponseWriter, r *http.Request, id string) *scimErro
 				"%s accepts at most %d members in one group PATCH, got %d", k.s.vendor(), maxMembers, n)
 		}
 	}
-	k.s.mu.Lock()
-	defer k.s.mu.Unlock()
-	rec, e := k.lookup(id)
+	v, e := func() (map[string]any, *scimError) {
+		k.s.mu.Lock()
+		defer k.s.mu.Unlock()
+		rec, e := k.lookup(id)
+		if e != nil {
+			return nil, e
+		}
+		doc := copyDoc(rec.doc)
+		for i, op := range ops {
+			if e := applyPatch(doc, op, k.name); e != nil {
+				e.detail = "Operations[" + strconv.Itoa(i) + "]: " + e.detail
+				return nil, e
+			}
+		}
+		return k.commit(id, rec, doc)
+	}()
 	if e != nil {
 		return e
 	}
-	doc := copyDoc(rec.doc)
-	for i, op := range ops {
-		if e := applyPatch(doc, op, k.name); e != nil {
-			e.detail = "Operations[" + strconv.Itoa(i) + "]: " + e.detail
-			return e
-		}
-	}
-	return k.commit(w, id, rec, doc)
+	writeJSON(w, http.StatusOK, v)
+	return nil
 }
 
 func (k kind) delete(w http.ResponseWriter, _ *http.Request, id string) *scimError {
@@ -484,8 +546,7 @@ func (k kind) delete(w http.ResponseWriter, _ *http.Request, id string) *scimErr
 		rec.unlinked = true
 		s.dropMember(id)
 	default:
-		delete(k.records(), id)
-		*k.order() = slices.DeleteFunc(*k.order(), func(x string) bool { return x == id })
+		k.remove(id)
 		s.dropMember(id)
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -494,10 +555,16 @@ func (k kind) delete(w http.ResponseWriter, _ *http.Request, id string) *scimErr
 
 // dropMember removes id from every group's members.
 func (s *Server) dropMember(id string) {
-	for _, g := range s.groups {
+	for gid := range maps.Clone(s.memberOf[id]) {
+		g, ok := s.groups[gid]
+		if !ok {
+			continue
+		}
 		if i := memberIndex(g.doc, id); i >= 0 {
 			members := g.doc["members"].([]any)
-			g.doc["members"] = slices.Delete(slices.Clone(members), i, i+1)
+			doc := maps.Clone(g.doc)
+			doc["members"] = slices.Delete(slices.Clone(members), i, i+1)
+			s.kind(kindGroup).setDoc(gid, g, doc)
 		}
 	}
 }
@@ -630,7 +697,13 @@ func (k kind) conflict(doc map[string]any, self string) *scimError {
 		if len(mine) == 0 {
 			continue
 		}
-		for _, id := range *k.order() {
+		ids := *k.order()
+		if k.name == kindUser {
+			if cand, ok := k.s.uniqueCandidates(attr, mine); ok {
+				ids = k.byOrder(cand)
+			}
+		}
+		for _, id := range ids {
 			rec := k.records()[id]
 			if id == self || rec.unlinked {
 				continue

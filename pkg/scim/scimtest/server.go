@@ -73,6 +73,7 @@ type failure struct {
 type record struct {
 	doc      map[string]any
 	unlinked bool
+	ord      int64 // place in creation order
 }
 
 // Server is a running SCIM service provider.
@@ -98,6 +99,10 @@ type Server struct {
 	delay      time.Duration
 	stats      Stats
 	locked     map[string]bool
+
+	ord      int64            // last record.ord handed out
+	uidx     userIndex        // user attribute indexes (index.go)
+	memberOf map[string]idSet // member id → ids of the groups listing it
 }
 
 // New starts a server on a loopback port. Close it when done.
@@ -129,6 +134,8 @@ func New(opts ...Option) *Server {
 		limits:   slices.Clone(c.quirks.Limits),
 		stats:    Stats{ByRoute: map[string]int{}, ByStatus: map[int]int{}},
 		locked:   map[string]bool{},
+		uidx:     newUserIndex(),
+		memberOf: map[string]idSet{},
 	}
 	s.lim = newLimiter(s.limits, s.scale, s.now())
 	s.ts = httptest.NewServer(s)

@@ -201,8 +201,5 @@ func (s *Server) store(k kindName, id string, doc map[string]any, unlinked bool)
 	now := s.timestamp()
 	doc["id"] = id
 	doc["meta"] = map[string]any{"resourceType": kd.resourceType(), "created": now, "lastModified": now}
-	if _, exists := kd.records()[id]; !exists {
-		*kd.order() = append(*kd.order(), id)
-	}
-	kd.records()[id] = &record{doc: doc, unlinked: unlinked}
+	kd.put(id, &record{doc: doc, unlinked: unlinked})
 }
