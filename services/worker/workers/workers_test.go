@@ -44,6 +44,65 @@ policy:
         github: {teams: [engineering]}
 `
 
+// running is Serve on a real embedded NATS for one test.
+type running struct {
+	js jetstream.JetStream
+}
+
+// serve writes yaml to a config file and runs Serve until the test ends.
+func serve(t *testing.T, yaml string, edit func(*Settings)) *running {
+	t.Helper()
+	ns := natstest.Start(t)
+	_, js := ns.Connect(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	if err := streams.Ensure(ctx, js, streams.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(t.TempDir(), "keycard.yaml")
+	if err := os.WriteFile(file, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s := Settings{ConfigFile: file, WorkerConcurrency: 2, WorkerMaxDeliver: 5, LedgerTTL: time.Hour}
+	if edit != nil {
+		edit(&s)
+	}
+	pol, err := LoadPolicy(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- Serve(ctx, js, pol, s, 1, zerolog.Nop(), prometheus.NewRegistry()) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Serve: %v", err)
+		}
+	})
+	return &running{js: js}
+}
+
+// hire publishes a canonical hired event (sequence 1) for e, asynchronously.
+func (r *running) hire(t *testing.T, e event.Employee) {
+	t.Helper()
+	if e.Status == "" {
+		e.FirstName, e.LastName, e.Status, e.HireDate, e.TimeZone = "P", e.ID, event.StatusActive, "2024-01-01", "UTC"
+	}
+	ev := event.Event{ID: event.ID("bamboohr", e.ID, 1), Kind: event.Hired, Sequence: 1, Source: "bamboohr",
+		OccurredAt: time.Now(), EffectiveAt: time.Now(), Employee: e}
+	data, _ := json.Marshal(ev)
+	msg := nats.NewMsg(ev.Subject())
+	msg.Data = data
+	if _, err := r.js.PublishMsgAsync(msg); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func waitFor(t *testing.T, timeout time.Duration, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(timeout); time.Now().Before(deadline) && !cond(); time.Sleep(20 * time.Millisecond) {
+	}
+}
+
 // Each backend (KV in the single binary, Redis when REDIS_URL is set) runs
 // the configured apps end to end: an engineer's hire reaches both apps'
 // audit trails with the plan the policy implies, in dry-run.
@@ -52,61 +111,36 @@ func TestServe(t *testing.T) {
 	for _, backend := range []string{"kv", "redis"} {
 		t.Run(backend, func(t *testing.T) {
 			t.Parallel()
-			ns := natstest.Start(t)
-			_, js := ns.Connect(t)
-			ctx, cancel := context.WithCancel(context.Background())
-			defer cancel()
-			if err := streams.Ensure(ctx, js, streams.Options{}); err != nil {
-				t.Fatal(err)
-			}
-			file := filepath.Join(t.TempDir(), "keycard.yaml")
-			if err := os.WriteFile(file, []byte(config), 0o600); err != nil {
-				t.Fatal(err)
-			}
-			s := Settings{ConfigFile: file, WorkerConcurrency: 2, WorkerMaxDeliver: 5, LedgerTTL: time.Hour}
-			if backend == "redis" {
-				s.RedisURL = redistest.Start(t)
-			}
-			pol, err := LoadPolicy(s)
-			if err != nil {
-				t.Fatal(err)
-			}
-			done := make(chan error, 1)
-			go func() { done <- Serve(ctx, js, pol, s, 1, zerolog.Nop(), prometheus.NewRegistry()) }()
-
-			e := event.Employee{ID: "7", FirstName: "Grace", LastName: "Hopper", WorkEmail: "grace@example.com",
-				Status: event.StatusActive, Department: "Engineering", HireDate: "2024-01-01", TimeZone: "UTC"}
-			ev := event.Event{ID: event.ID("bamboohr", "7", 1), Kind: event.Hired, Sequence: 1, Source: "bamboohr",
-				OccurredAt: time.Now(), EffectiveAt: time.Now(), Employee: e}
-			data, _ := json.Marshal(ev)
-			msg := nats.NewMsg(ev.Subject())
-			msg.Data = data
-			msg.Header.Set(jetstream.MsgIDHeader, ev.ID)
-			if _, err := js.PublishMsg(ctx, msg); err != nil {
-				t.Fatal(err)
-			}
+			r := serve(t, config, func(s *Settings) {
+				if backend == "redis" {
+					s.RedisURL = redistest.Start(t)
+				}
+			})
+			r.hire(t, event.Employee{ID: "7", FirstName: "Grace", LastName: "Hopper", WorkEmail: "grace@example.com",
+				Status: event.StatusActive, Department: "Engineering", HireDate: "2024-01-01", TimeZone: "UTC"})
 			var recs []worker.Record
-			for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline) && len(recs) < 2; time.Sleep(20 * time.Millisecond) {
+			waitFor(t, 10*time.Second, func() bool {
 				recs = recs[:0]
-				for _, m := range natstest.Messages(t, js, streams.Audit) {
-					var r worker.Record
-					if err := json.Unmarshal(m.Data, &r); err != nil {
+				for _, m := range natstest.Messages(t, r.js, streams.Audit) {
+					var rec worker.Record
+					if err := json.Unmarshal(m.Data, &rec); err != nil {
 						t.Fatal(err)
 					}
-					recs = append(recs, r)
+					recs = append(recs, rec)
 				}
-			}
+				return len(recs) >= 2
+			})
 			slices.SortFunc(recs, func(a, b worker.Record) int { return strings.Compare(a.App, b.App) })
 			if len(recs) != 2 {
 				t.Fatalf("%d audit records, want one per app", len(recs))
 			}
 			plans := map[string][]string{}
-			for _, r := range recs {
-				if r.Mode != "dry-run" || r.Outcome != "applied" {
-					t.Errorf("%s: mode %s outcome %s, want a dry-run applied", r.App, r.Mode, r.Outcome)
+			for _, rec := range recs {
+				if rec.Mode != "dry-run" || rec.Outcome != "applied" {
+					t.Errorf("%s: mode %s outcome %s, want a dry-run applied", rec.App, rec.Mode, rec.Outcome)
 				}
-				for _, a := range r.Actions {
-					plans[r.App] = append(plans[r.App], a.String())
+				for _, a := range rec.Actions {
+					plans[rec.App] = append(plans[rec.App], a.String())
 				}
 			}
 			want := map[string][]string{
@@ -117,10 +151,6 @@ func TestServe(t *testing.T) {
 				if !slices.Equal(plans[app], p) {
 					t.Errorf("%s plan = %v, want %v", app, plans[app], p)
 				}
-			}
-			cancel()
-			if err := <-done; err != nil {
-				t.Fatalf("Serve: %v", err)
 			}
 		})
 	}
@@ -140,46 +170,29 @@ func TestLoadPolicyErrors(t *testing.T) {
 	}
 }
 
+// slackConfig is one Slack SCIM app at srv, paced at writesPerMinute.
+func slackConfig(srv *scimtest.Server, tokenEnv string, writesPerMinute, burst int) string {
+	return fmt.Sprintf("apps:\n  - name: slack\n    type: scim\n    profile: slack\n    token_env: %s\n    base_url: %s\n"+
+		"    rate_limit: {writes_per_minute: %d, burst: %d}\npolicy:\n  birthright:\n    slack: {groups: [everyone]}\n",
+		tokenEnv, srv.URL(), writesPerMinute, burst)
+}
+
 // A SCIM app with its token set writes to the vendor: a hire creates an
-// active user in the policy's groups at the (test) Slack server.
+// active user in the policy's groups; a 5xx storm is retried until it
+// passes; a 400 is dead-lettered with the vendor's own detail.
 func TestServeSCIM(t *testing.T) {
 	srv := scimtest.New(scimtest.Slack(), scimtest.WithRateScale(1000))
 	defer srv.Close()
 	t.Setenv("TEST_SLACK_TOKEN", srv.Token())
-	ns := natstest.Start(t)
-	_, js := ns.Connect(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	if err := streams.Ensure(ctx, js, streams.Options{}); err != nil {
-		t.Fatal(err)
-	}
-	file := filepath.Join(t.TempDir(), "keycard.yaml")
-	cfg := "apps:\n  - name: slack\n    type: scim\n    profile: slack\n    token_env: TEST_SLACK_TOKEN\n    base_url: " + srv.URL() +
-		"\n    rate_limit: {writes_per_minute: 6000, burst: 10}\npolicy:\n  birthright:\n    slack: {groups: [everyone]}\n"
-	if err := os.WriteFile(file, []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	s := Settings{ConfigFile: file, WorkerConcurrency: 2, WorkerMaxDeliver: 5, LedgerTTL: time.Hour}
-	pol, err := LoadPolicy(s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- Serve(ctx, js, pol, s, 1, zerolog.Nop(), prometheus.NewRegistry()) }()
-	e := event.Employee{ID: "7", FirstName: "Grace", LastName: "Hopper", WorkEmail: "grace@example.com",
-		Status: event.StatusActive, Department: "Engineering", HireDate: "2024-01-01", TimeZone: "UTC"}
-	ev := event.Event{ID: event.ID("bamboohr", "7", 1), Kind: event.Hired, Sequence: 1, Source: "bamboohr",
-		OccurredAt: time.Now(), EffectiveAt: time.Now(), Employee: e}
-	data, _ := json.Marshal(ev)
-	msg := nats.NewMsg(ev.Subject())
-	msg.Data = data
-	if _, err := js.PublishMsg(ctx, msg); err != nil {
-		t.Fatal(err)
-	}
-	var users []scimtest.User
-	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline) && len(srv.Groups()) == 0; time.Sleep(20 * time.Millisecond) {
-	}
-	users = srv.Users()
+	r := serve(t, slackConfig(srv, "TEST_SLACK_TOKEN", 6000, 10), nil)
+
+	r.hire(t, event.Employee{ID: "7", FirstName: "Grace", LastName: "Hopper", WorkEmail: "grace@example.com",
+		Status: event.StatusActive, Department: "Engineering", HireDate: "2024-01-01", TimeZone: "UTC"})
+	waitFor(t, 10*time.Second, func() bool {
+		groups := srv.Groups()
+		return len(groups) == 1 && len(groups[0].Members) == 1
+	})
+	users := srv.Users()
 	if len(users) != 1 || !users[0].Active || users[0].UserName != "grace@example.com" {
 		t.Fatalf("users at the vendor = %+v, want Grace, active", users)
 	}
@@ -187,110 +200,61 @@ func TestServeSCIM(t *testing.T) {
 	if len(groups) != 1 || groups[0].DisplayName != "everyone" || !slices.Contains(groups[0].Members, users[0].ID) {
 		t.Fatalf("groups = %+v, want everyone with Grace", groups)
 	}
-	// A 5xx storm is retried until it passes; a 400 is dead-lettered with
-	// the vendor's own detail.
-	hire := func(id string) {
-		t.Helper()
-		e := event.Employee{ID: id, FirstName: "P", LastName: id, WorkEmail: "p" + id + "@example.com",
-			Status: event.StatusActive, HireDate: "2024-01-01", TimeZone: "UTC"}
-		ev := event.Event{ID: event.ID("bamboohr", id, 1), Kind: event.Hired, Sequence: 1, Source: "bamboohr",
-			OccurredAt: time.Now(), EffectiveAt: time.Now(), Employee: e}
-		data, _ := json.Marshal(ev)
-		msg := nats.NewMsg(ev.Subject())
-		msg.Data = data
-		if _, err := js.PublishMsg(ctx, msg); err != nil {
-			t.Fatal(err)
-		}
-	}
+
 	srv.FailNext(4, http.StatusServiceUnavailable, "try later")
-	hire("8")
-	for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline) && len(srv.Users()) < 2; time.Sleep(20 * time.Millisecond) {
-	}
+	r.hire(t, event.Employee{ID: "8", WorkEmail: "p8@example.com"})
+	waitFor(t, 15*time.Second, func() bool { return len(srv.Users()) == 2 })
 	if n := len(srv.Users()); n != 2 {
 		t.Fatalf("%d users after a 5xx storm, want the hire applied", n)
 	}
+
 	srv.FailNext(1, http.StatusBadRequest, "invalid_email: the address is not allowed")
-	hire("9")
+	r.hire(t, event.Employee{ID: "9", WorkEmail: "p9@example.com"})
 	var dead []string
-	for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline) && len(dead) == 0; time.Sleep(20 * time.Millisecond) {
-		for _, m := range natstest.Messages(t, js, streams.DLQ) {
+	waitFor(t, 15*time.Second, func() bool {
+		dead = dead[:0]
+		for _, m := range natstest.Messages(t, r.js, streams.DLQ) {
 			dead = append(dead, m.Header.Get(deadletter.HeaderError))
 		}
-	}
+		return len(dead) > 0
+	})
 	if len(dead) != 1 || !strings.Contains(dead[0], "invalid_email: the address is not allowed") {
 		t.Fatalf("dead letters = %q, want one carrying the vendor's detail", dead)
-	}
-	cancel()
-	if err := <-done; err != nil {
-		t.Fatal(err)
 	}
 }
 
 // 500 hires against a server enforcing Slack's documented limits (scaled
-// ×200 so the test takes seconds): paced at the tightest of them, they all
-// land and the server never answers 429.
+// ×200 so the test takes seconds): paced below the tightest of them, they
+// all land and the server never answers 429.
 func TestSCIMBurstIsPaced(t *testing.T) {
 	srv := scimtest.New(scimtest.Slack(), scimtest.WithRateScale(200))
 	defer srv.Close()
 	t.Setenv("TEST_SLACK_TOKEN_BURST", srv.Token())
-	ns := natstest.Start(t)
-	_, js := ns.Connect(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	if err := streams.Ensure(ctx, js, streams.Options{}); err != nil {
-		t.Fatal(err)
-	}
 	// Slack documents 600 writes/min for the org and 180/min for user
-	// creates and updates; ×200, the pacer gets 90% of the tighter 36,000/min and
-	// no burst of its own.
-	file := filepath.Join(t.TempDir(), "keycard.yaml")
-	cfg := "apps:\n  - name: slack\n    type: scim\n    profile: slack\n    token_env: TEST_SLACK_TOKEN_BURST\n    base_url: " + srv.URL() +
-		"\n    rate_limit: {writes_per_minute: 32400, burst: 1}\npolicy:\n  birthright:\n    slack: {groups: [everyone]}\n"
-	if err := os.WriteFile(file, []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	s := Settings{ConfigFile: file, WorkerConcurrency: 8, WorkerMaxDeliver: 5, LedgerTTL: time.Hour}
-	pol, err := LoadPolicy(s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- Serve(ctx, js, pol, s, 1, zerolog.Nop(), prometheus.NewRegistry()) }()
+	// creates and updates; ×200, the pacer gets 90% of the tighter
+	// 36,000/min and no burst of its own.
+	r := serve(t, slackConfig(srv, "TEST_SLACK_TOKEN_BURST", 32400, 1), func(s *Settings) { s.WorkerConcurrency = 8 })
 	const n = 500
 	for i := range n {
 		id := fmt.Sprint(10000 + i)
-		e := event.Employee{ID: id, FirstName: "P", LastName: id, WorkEmail: "p" + id + "@example.com",
-			Status: event.StatusActive, HireDate: "2024-01-01", TimeZone: "UTC"}
-		ev := event.Event{ID: event.ID("bamboohr", id, 1), Kind: event.Hired, Sequence: 1, Source: "bamboohr",
-			OccurredAt: time.Now(), EffectiveAt: time.Now(), Employee: e}
-		data, _ := json.Marshal(ev)
-		msg := nats.NewMsg(ev.Subject())
-		msg.Data = data
-		if _, err := js.PublishMsgAsync(msg); err != nil {
-			t.Fatal(err)
-		}
+		r.hire(t, event.Employee{ID: id, WorkEmail: "p" + id + "@example.com"})
 	}
-	<-js.PublishAsyncComplete()
+	<-r.js.PublishAsyncComplete()
 	members := func() int {
 		for _, g := range srv.Groups() {
 			return len(g.Members)
 		}
 		return 0
 	}
-	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline) && members() < n; time.Sleep(50 * time.Millisecond) {
-	}
+	waitFor(t, 60*time.Second, func() bool { return members() == n })
 	if got := members(); got != n || len(srv.Users()) != n {
 		var dead []string
-		for _, m := range natstest.Messages(t, js, streams.DLQ) {
+		for _, m := range natstest.Messages(t, r.js, streams.DLQ) {
 			dead = append(dead, m.Header.Get(deadletter.HeaderError))
 		}
 		t.Fatalf("%d users, %d in the group; want %d of each (dead letters: %q)", len(srv.Users()), got, n, dead)
 	}
 	if got := srv.Requests().RateLimited; got != 0 {
 		t.Fatalf("the server answered 429 %d times (%v); pacing should prevent every one", got, srv.Requests().ByRoute)
-	}
-	cancel()
-	if err := <-done; err != nil {
-		t.Fatal(err)
 	}
 }
