@@ -35,9 +35,6 @@
 #                            count of the nats bench js consume baseline)
 #   BENCH_WORKER_EVENTS      hired events per worker round (2000)
 #   BENCH_WORKER_CONCURRENCY worker concurrency           (16)
-#   BENCH_WORKER_APP         the app the worker and pipeline converge:
-#                            memory (connector.Memory, what the single binary
-#                            runs for an app without credentials)   (memory)
 #   BENCH_SCIM_EVENTS        hired events per unlimited SCIM round (2000)
 #   BENCH_SCIM_CONCURRENCY   worker concurrency in the SCIM runs   (16)
 #   BENCH_SCIM_ROUNDS        unlimited SCIM rounds; each takes long, as
@@ -71,7 +68,6 @@ NORMALIZER_EMPLOYEES="${BENCH_NORMALIZER_EMPLOYEES:-5000}"
 NORMALIZER_CONCURRENCY="${BENCH_NORMALIZER_CONCURRENCY:-16}"
 WORKER_EVENTS="${BENCH_WORKER_EVENTS:-2000}"
 WORKER_CONCURRENCY="${BENCH_WORKER_CONCURRENCY:-16}"
-WORKER_APP="${BENCH_WORKER_APP:-memory}"
 SCIM_EVENTS="${BENCH_SCIM_EVENTS:-2000}"
 SCIM_CONCURRENCY="${BENCH_SCIM_CONCURRENCY:-16}"
 SCIM_ROUNDS="${BENCH_SCIM_ROUNDS:-1}"
@@ -685,10 +681,10 @@ worker_rounds() {
 section_worker() {
 	js_consume_baseline
 	build_benchworker
-	worker_rounds "kv-$WORKER_APP" -ledger kv -app "$WORKER_APP"
+	worker_rounds kv -ledger kv
 	add_figure worker_events_per_s_kv "$WORKER_RATE" "events/s" js_consume_rate "ratio>=0.20"
 	if start_redis; then
-		worker_rounds "redis-$WORKER_APP" -ledger redis -redis "$REDIS_URL" -app "$WORKER_APP"
+		worker_rounds redis -ledger redis -redis "$REDIS_URL"
 		add_figure worker_events_per_s_redis "$WORKER_RATE" "events/s" js_consume_rate "ratio>=0.20"
 	fi
 }
@@ -776,9 +772,9 @@ pipeline_run() {
 section_pipeline() {
 	local out rate=${PIPELINE_RATE%.*}
 	build_benchworker
-	pipeline_run "$WORKER_APP" -app "$WORKER_APP"
-	out="$WORK/pipeline-$WORKER_APP.json"
-	NOTES+=("pipeline ($WORKER_APP) stage p50/p99 ms: to HR_INBOX $(jget stage_inbox_p50_ms "$out")/$(jget stage_inbox_p99_ms "$out"), normalize $(jget stage_normalize_p50_ms "$out")/$(jget stage_normalize_p99_ms "$out"), worker $(jget stage_worker_p50_ms "$out")/$(jget stage_worker_p99_ms "$out")")
+	pipeline_run memory
+	out="$WORK/pipeline-memory.json"
+	NOTES+=("pipeline stage p50/p99 ms: to HR_INBOX $(jget stage_inbox_p50_ms "$out")/$(jget stage_inbox_p99_ms "$out"), normalize $(jget stage_normalize_p50_ms "$out")/$(jget stage_normalize_p99_ms "$out"), worker $(jget stage_worker_p50_ms "$out")/$(jget stage_worker_p99_ms "$out")")
 	add_figure "pipeline_p50_at_${rate}eps" "$(jget p50_ms "$out")" ms "" ""
 	add_figure "pipeline_p99_at_${rate}eps" "$(jget p99_ms "$out")" ms "" "<=500"
 	add_figure "pipeline_max_at_${rate}eps" "$(jget max_ms "$out")" ms "" ""

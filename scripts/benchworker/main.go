@@ -119,7 +119,6 @@ type common struct {
 	logFile  string
 	logLevel string
 	profile  string
-	app      string
 }
 
 func (c *common) register(fs *flag.FlagSet) {
@@ -127,7 +126,6 @@ func (c *common) register(fs *flag.FlagSet) {
 	fs.DurationVar(&c.timeout, "timeout", 2*time.Minute, "give up after this long")
 	fs.StringVar(&c.logFile, "log", "", "write the services' JSON log here (default: formatted, then discarded)")
 	fs.StringVar(&c.logLevel, "log-level", "info", "the services' log level (info, as deployed)")
-	fs.StringVar(&c.app, "app", "memory", "the app: memory (connector.Memory, as the single binary runs it)")
 	fs.StringVar(&c.profile, "cpuprofile", "", "write a CPU profile of the measured phase to this file")
 }
 
@@ -193,22 +191,6 @@ func (c *common) startProfile() (func(), error) {
 func evaluate(event.Employee) (connector.Want, []string, []string) {
 	groups := map[connector.Kind][]string{connector.Group: {"everyone"}}
 	return connector.Want{Account: true, Memberships: groups, Managed: groups}, []string{"bench"}, nil
-}
-
-// benchApp is the app the worker converges: connector.Memory (what the
-// single binary runs for an app without credentials).
-type benchApp struct {
-	connector.Connector
-	counts func() (accounts, writes int)
-}
-
-func newApp(kind string) (benchApp, error) {
-	switch kind {
-	case "memory":
-		m := connector.NewMemory()
-		return benchApp{m, func() (int, int) { return len(m.Accounts()), m.Writes() }}, nil
-	}
-	return benchApp{}, fmt.Errorf("-app %q: want memory", kind)
 }
 
 // newWorker builds the one worker as services/worker/workers does for an
@@ -313,10 +295,9 @@ func runWorker(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	fillSeconds := time.Since(fillStart).Seconds()
 	fmt.Fprintf(stderr, "filled HR_EVENTS with %d hired events in %.2fs\n", *n, fillSeconds)
 
-	target, err := newApp(c.app)
-	if err != nil {
-		return err
-	}
+	// The app is connector.Memory, what the single binary runs for an app
+	// without credentials.
+	target := connector.NewMemory()
 	w, err := newWorker(ctx, js, target, led, vers, lim, *conc, log)
 	if err != nil {
 		return err
@@ -358,12 +339,12 @@ func runWorker(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err := <-done; err != nil {
 		return err
 	}
-	accounts, writes := target.counts()
+	accounts, writes := len(target.Accounts()), target.Writes()
 	if accounts != *n {
 		return fmt.Errorf("the app holds %d accounts, want %d", accounts, *n)
 	}
 	return emit(stdout, workerResult{
-		App: c.app, Ledger: *kind, Events: *n, Concurrency: *conc, FillSeconds: round(fillSeconds, 3), Seconds: round(elapsed.Seconds(), 3),
+		App: "memory", Ledger: *kind, Events: *n, Concurrency: *conc, FillSeconds: round(fillSeconds, 3), Seconds: round(elapsed.Seconds(), 3),
 		PerSecond: round(float64(*n)/elapsed.Seconds(), 1), AuditRecords: records, Accounts: accounts, Writes: writes,
 	})
 }
@@ -653,10 +634,7 @@ func runPipeline(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if err != nil {
 		return err
 	}
-	target, err := newApp(c.app)
-	if err != nil {
-		return err
-	}
+	target := connector.NewMemory()
 	w, err := newWorker(ctx, js, target, kv, kv, ratelimit.NewLocal(nil), *conc, log)
 	if err != nil {
 		return err
@@ -787,7 +765,7 @@ func runPipeline(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		fmt.Fprintf(stderr, "warning: %d undecodable audit records\n", n)
 	}
 
-	res := pipelineResult{App: c.app, TargetRate: *rate, DurationS: dur.Seconds(), Warmup: *warmup, WorkerConcurrency: *conc,
+	res := pipelineResult{App: "memory", TargetRate: *rate, DurationS: dur.Seconds(), Warmup: *warmup, WorkerConcurrency: *conc,
 		Sent: total, ErrorClasses: classes, Outcomes: map[string]int{}, SendWindowS: round(sendWindow.Seconds(), 3),
 		AchievedRate: round(float64(total)/sendWindow.Seconds(), 1), MaxSendLagMs: ms(maxLag)}
 	for _, n := range classes {

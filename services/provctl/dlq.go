@@ -364,34 +364,18 @@ func (t target) result(text string, failed bool) result {
 }
 
 func (c *cli) dlqReplay(ctx context.Context, g globals, args []string) error {
-	sel, err := c.parseSelection("dlq replay", "dlq replay (SEQ... | --app A [--class C] [--since T] [--until T] | --all) [--yes] [--json]", &g, args)
-	if err != nil {
-		return err
-	}
-	s, err := connect(g)
-	if err != nil {
-		return err
-	}
-	defer s.close()
-	targets, err := sel.targets(ctx, s)
-	if err != nil {
-		return err
-	}
-	if len(targets) == 0 {
-		fmt.Fprintln(c.stderr, "no dead letters match")
-		return nil
-	}
-	if len(targets) > confirmThreshold && !sel.yes {
-		if err := c.confirm(fmt.Sprintf("replay %d dead letters?", len(targets))); err != nil {
-			return err
-		}
-	}
-	results := each(c, ctx, targets, "replayed", func(t target) result { return replay(ctx, s, t) })
-	return c.report(results, sel.asJSON, "replay")
+	return c.dlqBulk(ctx, g, args, "replay", "replayed", "replay %d dead letters?", false, replay)
 }
 
 func (c *cli) dlqPurge(ctx context.Context, g globals, args []string) error {
-	sel, err := c.parseSelection("dlq purge", "dlq purge (SEQ... | --app A [--class C] [--since T] [--until T] | --all) [--yes] [--json]", &g, args)
+	return c.dlqBulk(ctx, g, args, "purge", "purged", "delete %d dead letters for good?", true, purge)
+}
+
+// dlqBulk selects dead letters, asks before acting on many (or on any,
+// when always), does one thing to each with progress, and reports.
+func (c *cli) dlqBulk(ctx context.Context, g globals, args []string, cmd, verb, question string, always bool,
+	do func(context.Context, *session, target) result) error {
+	sel, err := c.parseSelection("dlq "+cmd, "dlq "+cmd+" (SEQ... | --app A [--class C] [--since T] [--until T] | --all) [--yes] [--json]", &g, args)
 	if err != nil {
 		return err
 	}
@@ -408,24 +392,27 @@ func (c *cli) dlqPurge(ctx context.Context, g globals, args []string) error {
 		fmt.Fprintln(c.stderr, "no dead letters match")
 		return nil
 	}
-	if !sel.yes {
-		if err := c.confirm(fmt.Sprintf("delete %d dead letters for good?", len(targets))); err != nil {
+	if !sel.yes && (always || len(targets) > confirmThreshold) {
+		if err := c.confirm(fmt.Sprintf(question, len(targets))); err != nil {
 			return err
 		}
 	}
-	results := each(c, ctx, targets, "purged", func(t target) result {
-		if t.dl == nil {
-			return t.result(goneDLQ, false)
-		}
-		switch err := s.remove(ctx, streams.DLQ, t.seq); {
-		case errors.Is(err, errGone):
-			return t.result(goneDLQ, false)
-		case err != nil:
-			return t.result("failed: "+err.Error(), true)
-		}
-		return t.result("purged", false)
-	})
-	return c.report(results, sel.asJSON, "purge")
+	results := each(c, ctx, targets, verb, func(t target) result { return do(ctx, s, t) })
+	return c.report(results, sel.asJSON, cmd)
+}
+
+// purge deletes one dead letter.
+func purge(ctx context.Context, s *session, t target) result {
+	if t.dl == nil {
+		return t.result(goneDLQ, false)
+	}
+	switch err := s.remove(ctx, streams.DLQ, t.seq); {
+	case errors.Is(err, errGone):
+		return t.result(goneDLQ, false)
+	case err != nil:
+		return t.result("failed: "+err.Error(), true)
+	}
+	return t.result("purged", false)
 }
 
 // replay republishes one dead letter, waits for the PubAck, then deletes
