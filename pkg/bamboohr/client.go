@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/cenkalti/backoff/v4"
+
+	"keycard/pkg/retryafter"
 )
 
 // Client reads employees from one BambooHR company. It is safe for
@@ -187,7 +189,7 @@ func (c *Client) attempt(ctx context.Context, path string, query url.Values) ([]
 			Path:       req.URL.Path,
 			StatusCode: resp.StatusCode,
 			Message:    cleanMessage(msg, c.apiKey),
-			RetryAfter: parseRetryAfter(resp.Header.Get("Retry-After"), c.now()),
+			RetryAfter: retryafter.Parse(resp.Header.Get("Retry-After"), c.now(), maxRetryHint),
 		}
 	}
 

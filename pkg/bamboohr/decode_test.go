@@ -243,36 +243,6 @@ func TestDecodeChanges(t *testing.T) {
 	}
 }
 
-func TestParseRetryAfter(t *testing.T) {
-	t.Parallel()
-	now := time.Date(2026, 11, 25, 18, 0, 0, 0, time.UTC)
-	tests := []struct {
-		name  string
-		value string
-		want  time.Duration
-	}{
-		{"absent", "", 0},
-		{"seconds", "3", 3 * time.Second},
-		{"seconds with spaces", " 120 ", 2 * time.Minute},
-		{"zero", "0", 0},
-		{"negative", "-5", 0},
-		{"huge seconds capped", "999999999", maxRetryHint},
-		{"http date", "Wed, 25 Nov 2026 18:00:30 GMT", 30 * time.Second},
-		{"http date in the past", "Wed, 25 Nov 2026 17:00:00 GMT", 0},
-		{"http date far away capped", "Fri, 25 Dec 2026 18:00:00 GMT", maxRetryHint},
-		{"garbage", "soon", 0},
-		{"fraction is not allowed", "1.5", 0},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			if got := parseRetryAfter(tt.value, now); got != tt.want {
-				t.Errorf("parseRetryAfter(%q) = %s, want %s", tt.value, got, tt.want)
-			}
-		})
-	}
-}
-
 func TestCleanMessage(t *testing.T) {
 	t.Parallel()
 	tests := []struct {

@@ -60,15 +60,3 @@ func FuzzLenientString(f *testing.F) {
 		_ = lenientString(json.RawMessage(v))
 	})
 }
-
-func FuzzParseRetryAfter(f *testing.F) {
-	for _, s := range []string{"", "3", "-1", "Wed, 25 Nov 2026 18:00:30 GMT", "99999999999999999999"} {
-		f.Add(s)
-	}
-	now := time.Date(2026, 11, 25, 18, 0, 0, 0, time.UTC)
-	f.Fuzz(func(t *testing.T, v string) {
-		if d := parseRetryAfter(v, now); d < 0 || d > maxRetryHint {
-			t.Fatalf("parseRetryAfter(%q) = %s, out of [0, %s]", v, d, maxRetryHint)
-		}
-	})
-}

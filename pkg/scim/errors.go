@@ -12,6 +12,7 @@ import (
 	"unicode/utf8"
 
 	"keycard/pkg/connector"
+	"keycard/pkg/retryafter"
 )
 
 // ErrorSchema is the schema URI of an RFC 7644 §3.12 error response.
@@ -276,7 +277,7 @@ func redact(s, token string) string {
 // seconds) when X-RateLimit-Remaining is 0. It returns 0 for an absent,
 // invalid or past value and caps the result at maxRetryHint.
 func retryDelay(h http.Header, now time.Time) time.Duration {
-	if d := parseRetryAfter(h.Get("Retry-After"), now); d > 0 {
+	if d := retryafter.Parse(h.Get("Retry-After"), now, maxRetryHint); d > 0 {
 		return d
 	}
 	if strings.TrimSpace(h.Get("X-RateLimit-Remaining")) == "0" {
@@ -284,27 +285,6 @@ func retryDelay(h http.Header, now time.Time) time.Duration {
 			d := time.Unix(secs, 0).Sub(now)
 			return min(max(d, 0), maxRetryHint)
 		}
-	}
-	return 0
-}
-
-// parseRetryAfter reads a Retry-After value: delay-seconds or an HTTP date.
-func parseRetryAfter(v string, now time.Time) time.Duration {
-	v = strings.TrimSpace(v)
-	if v == "" {
-		return 0
-	}
-	if secs, err := strconv.ParseInt(v, 10, 64); err == nil {
-		if secs <= 0 {
-			return 0
-		}
-		if secs > int64(maxRetryHint/time.Second) {
-			return maxRetryHint
-		}
-		return time.Duration(secs) * time.Second
-	}
-	if t, err := http.ParseTime(v); err == nil {
-		return min(max(t.Sub(now), 0), maxRetryHint)
 	}
 	return 0
 }
