@@ -165,12 +165,7 @@ func (c *cli) printExplanation(x *explanation, withConfig bool) error {
 // desire evaluates the policy for e on today's date in the person's time
 // zone (UTC when the snapshot names none or an unknown one).
 func desire(cfg *policy.Config, e *event.Event, now time.Time) *desiredState {
-	loc := time.UTC
-	if tz := e.Employee.TimeZone; tz != "" {
-		if l, err := time.LoadLocation(tz); err == nil {
-			loc = l
-		}
-	}
+	loc := (&event.Zones{}).Get(e.Employee.TimeZone)
 	today := now.In(loc).Format(time.DateOnly)
 	res := cfg.Evaluate(e.Employee, today)
 	d := &desiredState{Config: cfg.File, Today: today, TimeZone: loc.String(), Sequence: e.Sequence,

@@ -70,8 +70,8 @@ func classify(prev *record, next event.Employee, st event.State) (event.Kind, bo
 
 // mapping turns a BambooHR record into the canonical snapshot.
 type mapping struct {
-	defaultZone        *time.Location
-	contractorStatuses []string // employment statuses that mean "contractor"
+	zones              *event.Zones // falls back to the company zone
+	contractorStatuses []string     // employment statuses that mean "contractor"
 }
 
 func (m mapping) employee(b bamboohr.Employee) event.Employee {
@@ -114,14 +114,7 @@ func (m mapping) employee(b bamboohr.Employee) event.Employee {
 
 // zone resolves an IANA name from HR, falling back to the company zone
 // for an empty or unknown name.
-func (m mapping) zone(name string) *time.Location {
-	if name != "" {
-		if loc, err := time.LoadLocation(name); err == nil {
-			return loc
-		}
-	}
-	return m.defaultZone
-}
+func (m mapping) zone(name string) *time.Location { return m.zones.Get(name) }
 
 // at is the instant of clock time hhmm ("18:00") on date in loc.
 func at(date, hhmm string, loc *time.Location) (time.Time, error) {

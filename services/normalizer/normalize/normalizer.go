@@ -132,7 +132,7 @@ func New(ctx context.Context, js jetstream.JetStream, api Fetcher, o Options, lo
 	}
 	return &Normalizer{
 		js: js, kv: kv, events: events, sched: sched, api: api, opts: o,
-		mapping: mapping{defaultZone: o.DefaultZone, contractorStatuses: o.ContractorStatuses},
+		mapping: mapping{zones: &event.Zones{Fallback: o.DefaultZone}, contractorStatuses: o.ContractorStatuses},
 		log:     log,
 		metrics: newMetrics(reg),
 	}, nil

@@ -175,12 +175,9 @@ func connectorFor(a policy.App, getenv func(string) string) (connector.Connector
 // evaluator adapts the policy to the worker for one app.
 func evaluator(cfg *policy.Config, app string) worker.Evaluate {
 	managed := managedMemberships(cfg, app)
+	zones := &event.Zones{}
 	return func(e event.Employee) (connector.Want, []string, []string) {
-		loc, err := time.LoadLocation(e.TimeZone)
-		if err != nil {
-			loc = time.UTC
-		}
-		res := cfg.Evaluate(e, time.Now().In(loc).Format(time.DateOnly))
+		res := cfg.Evaluate(e, zones.Today(e, time.Now()))
 		d := res.Apps[app]
 		want := connector.Want{Account: d.Account, Managed: managed, Memberships: map[connector.Kind][]string{
 			connector.Group: d.Groups, connector.Team: d.Teams, connector.Channel: d.Channels, connector.Role: d.Roles,
