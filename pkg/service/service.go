@@ -6,6 +6,7 @@ package service
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"time"
 
@@ -17,7 +18,6 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"keycard/pkg/logging"
-	"keycard/pkg/natsconn"
 	"keycard/pkg/opshttp"
 	"keycard/pkg/streams"
 )
@@ -42,9 +42,22 @@ func External(b Base, name string) Connector {
 		if b.NATSURL == "" {
 			return nil, nil, errors.New("NATS_URL is not set")
 		}
-		nc, err := natsconn.Connect(b.NATSURL, name, log)
+		// Publishes made while disconnected fail at once instead of being
+		// buffered: a caller that answers "accepted" only after a PubAck
+		// must learn about the outage now, not find its message flushed
+		// minutes later.
+		nc, err := nats.Connect(b.NATSURL,
+			nats.Name(name),
+			nats.MaxReconnects(-1),
+			nats.ReconnectWait(time.Second),
+			nats.ReconnectBufSize(-1),
+			nats.DisconnectErrHandler(func(_ *nats.Conn, err error) { log.Warn().Err(err).Msg("NATS disconnected") }),
+			nats.ReconnectHandler(func(c *nats.Conn) {
+				log.Info().Str("server", c.ConnectedUrlRedacted()).Msg("NATS reconnected")
+			}),
+		)
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, fmt.Errorf("connect to NATS: %w", err)
 		}
 		log.Info().Str("nats", nc.ConnectedUrlRedacted()).Msg("connected to NATS")
 		return nc, nc.Close, nil
