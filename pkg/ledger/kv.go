@@ -24,8 +24,10 @@ import (
 // Caveats: the server keeps per-message TTLs in whole seconds, so a lease
 // is rounded up to a whole second (at least 1 s) and may outlive its TTL by
 // the server's expiry-timer lag (a fraction of a second); the bucket TTL
-// also bounds a lease, so keep lease < doneTTL. Each operation is one to
-// three JetStream round trips (a read, then a CAS write).
+// also bounds a lease, so keep lease < doneTTL. Claim, Done, Dead and
+// Release are one JetStream round trip when uncontended (the lease token
+// carries the entry's revision); Claim on a taken key and Advance add a
+// read.
 type KV struct {
 	kv       jetstream.KeyValue
 	versions jetstream.KeyValue
@@ -133,9 +135,9 @@ func (l *KV) Claim(ctx context.Context, key string, lease time.Duration) (Claim,
 	token := newToken()
 	val := []byte(processingValue(lease, token))
 	for range maxAttempts {
-		_, err := l.kv.Create(ctx, k, val, jetstream.KeyTTL(lease))
+		rev, err := l.kv.Create(ctx, k, val, jetstream.KeyTTL(lease))
 		if err == nil {
-			return Claim{State: StateProcessing, Token: token}, nil
+			return Claim{State: StateProcessing, Token: leaseToken(token, rev)}, nil
 		}
 		if !conflict(err) {
 			return Claim{}, l.fail("claim", key, err)
@@ -166,26 +168,24 @@ func (l *KV) Claim(ctx context.Context, key string, lease time.Duration) (Claim,
 	return Claim{}, l.fail("claim", key, errContended)
 }
 
-// lease returns the entry of our live lease on k, or ErrLeaseLost.
-func (l *KV) lease(ctx context.Context, op, key, k, token string) (jetstream.KeyValueEntry, error) {
-	e, err := get(ctx, l.kv, k)
-	if err != nil {
-		return nil, l.fail(op, key, err)
+// A KV lease token is the random token written into the entry, "@", and
+// the revision Create gave the entry. Done, Dead and Release write against
+// that revision (compare-and-set) without reading the entry first: while
+// the revision is unchanged the entry is our lease; once it expired or was
+// replaced, the write fails and the lease is lost.
+func leaseToken(token string, rev uint64) string {
+	return token + "@" + strconv.FormatUint(rev, 10)
+}
+
+// leaseRevision is the revision in a lease token; ok is false for a token
+// this ledger did not issue.
+func leaseRevision(token string) (rev uint64, ok bool) {
+	_, r, found := strings.Cut(token, "@")
+	if !found {
+		return 0, false
 	}
-	if e == nil {
-		return nil, leaseLost(op, key)
-	}
-	st, rest, err := parseState(string(e.Value()))
-	if err != nil {
-		return nil, l.fail(op, key, err)
-	}
-	if st != StateProcessing {
-		return nil, leaseLost(op, key)
-	}
-	if _, t, err := parseProcessing(rest); err != nil || t != token {
-		return nil, leaseLost(op, key)
-	}
-	return e, nil
+	rev, err := strconv.ParseUint(r, 10, 64)
+	return rev, err == nil && rev > 0
 }
 
 // Done implements Ledger.
@@ -199,13 +199,12 @@ func (l *KV) Dead(ctx context.Context, key, token string) error {
 }
 
 func (l *KV) finish(ctx context.Context, op, key, token string, to State) error {
-	k := encodeKey(key)
-	e, err := l.lease(ctx, op, key, k, token)
-	if err != nil {
-		return err
+	rev, ok := leaseRevision(token)
+	if !ok {
+		return leaseLost(op, key)
 	}
 	// Update writes no Nats-TTL, so the entry now lives for the bucket TTL.
-	if _, err := l.kv.Update(ctx, k, []byte(to), e.Revision()); err != nil {
+	if _, err := l.kv.Update(ctx, encodeKey(key), []byte(to), rev); err != nil {
 		if conflict(err) {
 			return leaseLost(op, key) // expired (marker) or replaced meanwhile
 		}
@@ -216,12 +215,11 @@ func (l *KV) finish(ctx context.Context, op, key, token string, to State) error 
 
 // Release implements Ledger.
 func (l *KV) Release(ctx context.Context, key, token string) error {
-	k := encodeKey(key)
-	e, err := l.lease(ctx, "release", key, k, token)
-	if err != nil {
-		return err
+	rev, ok := leaseRevision(token)
+	if !ok {
+		return leaseLost("release", key)
 	}
-	if err := l.kv.Delete(ctx, k, jetstream.LastRevision(e.Revision())); err != nil {
+	if err := l.kv.Delete(ctx, encodeKey(key), jetstream.LastRevision(rev)); err != nil {
 		if conflict(err) {
 			return leaseLost("release", key)
 		}
