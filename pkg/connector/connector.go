@@ -24,6 +24,10 @@ type Person struct {
 	Title       string
 	Department  string
 	ManagerID   string // the manager's HR id
+	// ManagerAccountID is the manager's id in this app when Keycard knows
+	// it (it created or adopted the manager's account): apps that link a
+	// manager (SCIM's enterprise manager) want their own id, not HR's.
+	ManagerAccountID string
 }
 
 // Kind is a kind of membership.

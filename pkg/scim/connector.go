@@ -88,7 +88,16 @@ func (k *Connector) Update(ctx context.Context, a connector.Account, p connector
 	if err != nil {
 		return err
 	}
-	ops := k.c.Profile().UpdateOps(cur, user(p))
+	want := user(p)
+	if p.ManagerID != "" && p.ManagerAccountID == "" && cur.Enterprise != nil {
+		// The manager has no account Keycard knows of here yet: leave the
+		// link as it is rather than clear it.
+		if want.Enterprise == nil {
+			want.Enterprise = &EnterpriseUser{}
+		}
+		want.Enterprise.Manager = cur.Enterprise.Manager
+	}
+	ops := k.c.Profile().UpdateOps(cur, want)
 	if len(ops) == 0 {
 		return nil
 	}
@@ -208,8 +217,11 @@ func user(p connector.Person) User {
 	if p.Email != "" {
 		u.Emails = []Email{{Value: p.Email, Type: "work", Primary: true}}
 	}
-	if p.Department != "" {
+	if p.Department != "" || p.ManagerAccountID != "" {
 		u.Enterprise = &EnterpriseUser{Department: p.Department}
+	}
+	if p.ManagerAccountID != "" {
+		u.Enterprise.Manager = &Manager{Value: p.ManagerAccountID}
 	}
 	return u
 }
@@ -227,12 +239,15 @@ func (k *Connector) account(u User, p connector.Person) *connector.Account {
 		}
 		attrs[key] = have
 	}
-	var given, family, dept string
+	var given, family, dept, manager string
 	if u.Name != nil {
 		given, family = u.Name.GivenName, u.Name.FamilyName
 	}
 	if u.Enterprise != nil {
 		dept = u.Enterprise.Department
+		if u.Enterprise.Manager != nil {
+			manager = u.Enterprise.Manager.Value
+		}
 	}
 	userName := u.UserName
 	if prof.UserNameRewritten {
@@ -245,7 +260,7 @@ func (k *Connector) account(u User, p connector.Person) *connector.Account {
 	set("display_name", AttrDisplayName, u.DisplayName)
 	set("title", AttrTitle, u.Title)
 	set("department", AttrDepartment, dept)
-	attrs["manager_id"] = want["manager_id"] // managers are SCIM ids at the vendor, not HR ids: not synced yet
+	attrs["manager_id"] = k.managerAttr(manager, p)
 	var groups []string
 	for _, g := range u.Groups {
 		if g.Display != "" {
@@ -256,4 +271,20 @@ func (k *Connector) account(u User, p connector.Person) *connector.Account {
 		ID: u.ID, ExternalID: u.ExternalID, UserName: u.UserName, Email: strings.ToLower(u.PrimaryEmail()),
 		Active: u.Active, Attributes: attrs, Memberships: map[connector.Kind][]string{connector.Group: groups},
 	}
+}
+
+// managerAttr is the manager as the plan compares it, in HR ids: the
+// vendor links managers by its own id, so the linked id counts as HR's
+// manager when it is that manager's account. A manager without an account
+// Keycard knows of reads as up to date: there is nothing to link yet.
+func (k *Connector) managerAttr(linked string, p connector.Person) string {
+	switch {
+	case !k.c.Profile().Accepts.Has(AttrManager):
+		return p.ManagerID
+	case p.ManagerID == "":
+		return linked // anything linked is to be cleared
+	case p.ManagerAccountID == "" || linked == p.ManagerAccountID:
+		return p.ManagerID
+	}
+	return "account " + linked // another manager: update
 }

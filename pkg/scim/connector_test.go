@@ -117,3 +117,74 @@ func TestConnectorLifecycle(t *testing.T) {
 		})
 	}
 }
+
+// Managers are linked by the vendor's id for the manager's account: set
+// when Keycard knows that account, left alone while it does not, cleared
+// when HR has no manager.
+func TestConnectorManager(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	srv := scimtest.New()
+	defer srv.Close()
+	c, err := New(Config{BaseURL: srv.URL(), Token: srv.Token(), Profile: Generic(), HTTPClient: srv.Client()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := NewConnector(c)
+	converge := func(p *connector.Person) []connector.Action {
+		t.Helper()
+		cur, err := k.Find(ctx, *p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		plan := connector.Plan(cur, connector.Want{Account: true}, *p)
+		cur, _, err = connector.Apply(ctx, k, cur, *p, plan, func(context.Context) error { return nil })
+		if err != nil {
+			t.Fatalf("apply %v: %v", plan, err)
+		}
+		p.AccountID = cur.ID
+		return plan
+	}
+	linked := func(id string) any {
+		u, _ := srv.User(id)
+		ext, _ := u.Attributes[EnterpriseUserSchema].(map[string]any)
+		m, _ := ext["manager"].(map[string]any)
+		return m["value"]
+	}
+	boss := connector.Person{EmployeeID: "1", UserName: "ada@example.com", Email: "ada@example.com", GivenName: "Ada", FamilyName: "Lovelace"}
+	converge(&boss)
+	p := connector.Person{EmployeeID: "2", UserName: "bob@example.com", Email: "bob@example.com", GivenName: "Bob", FamilyName: "Kahn", ManagerID: "1"}
+	converge(&p)
+	if got := linked(p.AccountID); got != nil {
+		t.Fatalf("manager %v before Keycard knew the manager's account", got)
+	}
+	p.ManagerAccountID = boss.AccountID
+	if plan := converge(&p); len(plan) != 1 || plan[0].Op != connector.OpUpdate {
+		t.Fatalf("plan %v, want one update", plan)
+	}
+	if got := linked(p.AccountID); got != boss.AccountID {
+		t.Fatalf("manager %v, want %s", got, boss.AccountID)
+	}
+	if plan := converge(&p); len(plan) != 0 {
+		t.Fatalf("not converged: %v", plan)
+	}
+	// A new manager without an account here yet: the old link stays.
+	p.ManagerID, p.ManagerAccountID = "3", ""
+	if plan := converge(&p); len(plan) != 0 {
+		t.Fatalf("plan %v with an unknown manager, want none", plan)
+	}
+	if got := linked(p.AccountID); got != boss.AccountID {
+		t.Fatalf("manager %v, want %s kept", got, boss.AccountID)
+	}
+	// An update for another reason must not clear it either.
+	p.Title = "Lead"
+	converge(&p)
+	if got := linked(p.AccountID); got != boss.AccountID {
+		t.Fatalf("manager %v after a title change, want %s kept", got, boss.AccountID)
+	}
+	p.ManagerID = ""
+	converge(&p)
+	if got := linked(p.AccountID); got != nil {
+		t.Fatalf("manager %v, want none when HR has none", got)
+	}
+}

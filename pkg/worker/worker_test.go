@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -439,5 +440,44 @@ func TestRuleWarningsKeepMemberships(t *testing.T) {
 	a := h.account(t, "400")
 	if got := slices.Sorted(slices.Values(a.Memberships[connector.Group])); !slices.Equal(got, []string{"eng", "everyone"}) {
 		t.Fatalf("groups %v: a failed rule removed what it may grant", got)
+	}
+}
+
+// persons records who the worker asks the app to create.
+type persons struct {
+	connector.Connector
+	mu      sync.Mutex
+	created []connector.Person
+}
+
+func (p *persons) Create(ctx context.Context, who connector.Person) (connector.Account, error) {
+	p.mu.Lock()
+	p.created = append(p.created, who)
+	p.mu.Unlock()
+	return p.Connector.Create(ctx, who)
+}
+
+// The app is told the manager's account id in it, from Keycard's own
+// earlier sync of the manager.
+func TestManagerAccountID(t *testing.T) {
+	t.Parallel()
+	rec := &persons{}
+	h := newHarness(t, func(c *Config) { rec.Connector = c.Connector; c.Connector = rec })
+	h.publish(t, ev(event.Hired, 1, employee("10", "Engineering")), "h10")
+	waitFor(t, "manager hired", func() bool { return h.account(t, "10") != nil && len(h.audits(t)) == 1 })
+	report := employee("11", "Engineering")
+	report.ManagerID = "10"
+	h.publish(t, ev(event.Hired, 1, report), "h11")
+	waitFor(t, "report hired", func() bool { return h.account(t, "11") != nil })
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	if len(rec.created) != 2 {
+		t.Fatalf("created %+v", rec.created)
+	}
+	if got, want := rec.created[1].ManagerAccountID, h.account(t, "10").ID; got != want || want == "" {
+		t.Fatalf("ManagerAccountID = %q, want the manager's account %q", got, want)
+	}
+	if rec.created[0].ManagerAccountID != "" {
+		t.Fatalf("manager without a manager got ManagerAccountID %q", rec.created[0].ManagerAccountID)
 	}
 }
