@@ -96,7 +96,7 @@ func Serve(ctx context.Context, js jetstream.JetStream, cfg *policy.Config, s Se
 	metrics := worker.NewMetrics(reg)
 	g, gctx := errgroup.WithContext(ctx)
 	for _, a := range apps {
-		conn, dryRun, err := connectorFor(a, os.Getenv)
+		conn, dryRun, err := connectorFor(ctx, a, os.Getenv, log)
 		if err != nil {
 			return err
 		}
@@ -142,7 +142,7 @@ func selectApps(cfg *policy.Config, only []string) ([]policy.App, error) {
 //     (google, github, gitlab, discord, pipedrive: the native-connector
 //     issue), is simulated in memory and runs dry: the plan and the audit
 //     trail are real, nothing outside is touched.
-func connectorFor(a policy.App, getenv func(string) string) (connector.Connector, bool, error) {
+func connectorFor(ctx context.Context, a policy.App, getenv func(string) string, log zerolog.Logger) (connector.Connector, bool, error) {
 	token := ""
 	if a.Credential() != "" {
 		token = getenv(a.Credential())
@@ -161,15 +161,41 @@ func connectorFor(a policy.App, getenv func(string) string) (connector.Connector
 	if a.BaseURL == "" {
 		return nil, false, fmt.Errorf("app %s: base_url is required (the %s SCIM root, e.g. %s)", a.Name, prof.Name, prof.BaseURLTemplate)
 	}
-	client, err := scim.New(scim.Config{BaseURL: a.BaseURL, Token: token, Profile: prof})
+	cfg := scim.Config{BaseURL: a.BaseURL, Token: token, Profile: prof}
+	client, err := scim.New(cfg)
 	if err != nil {
 		return nil, false, fmt.Errorf("app %s: %w", a.Name, err)
+	}
+	if prof.Name == "generic" {
+		client = discover(ctx, client, cfg, log.With().Str("app", a.Name).Logger())
 	}
 	var conn connector.Connector = scim.NewConnector(client)
 	if a.Mode == policy.ModeDryRun {
 		return connector.DryRun{Connector: conn}, true, nil
 	}
 	return conn, false, nil
+}
+
+// discover narrows the generic profile to what the server reports at
+// /ServiceProviderConfig (no PATCH: read and PUT instead; a smaller page).
+// A vendor profile is not narrowed: its documented values win over a
+// vendor's self-description. A server that does not answer keeps the
+// profile: start-up must not wait for the vendor.
+func discover(ctx context.Context, c *scim.Client, cfg scim.Config, log zerolog.Logger) *scim.Client {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	spc, err := c.ServiceProviderConfig(ctx)
+	if err != nil {
+		log.Warn().Err(err).Msg("SCIM discovery failed: assuming PATCH and the default page size")
+		return c
+	}
+	cfg.Profile = c.Profile().WithDiscovery(spc)
+	d, err := scim.New(cfg)
+	if err != nil {
+		return c
+	}
+	log.Info().Bool("patch", cfg.Profile.Patch).Int("page_size", cfg.Profile.MaxPageSize).Msg("SCIM discovery")
+	return d
 }
 
 // evaluator adapts the policy to the worker for one app.

@@ -17,9 +17,11 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 
+	"keycard/pkg/connector"
 	"keycard/pkg/deadletter"
 	"keycard/pkg/event"
 	"keycard/pkg/natstest"
+	"keycard/pkg/policy"
 	"keycard/pkg/redistest"
 	"keycard/pkg/scim/scimtest"
 	"keycard/pkg/streams"
@@ -256,5 +258,44 @@ func TestSCIMBurstIsPaced(t *testing.T) {
 	}
 	if got := srv.Requests().RateLimited; got != 0 {
 		t.Fatalf("the server answered 429 %d times (%v); pacing should prevent every one", got, srv.Requests().ByRoute)
+	}
+}
+
+// A generic SCIM app follows the server's ServiceProviderConfig: against
+// a server without PATCH, an update is read and PUT back; a vendor
+// profile keeps its documented PATCH.
+func TestGenericProfileDiscovers(t *testing.T) {
+	t.Parallel()
+	srv := scimtest.New(scimtest.Quirks{NoPatch: true})
+	defer srv.Close()
+	getenv := func(string) string { return srv.Token() }
+	p := connector.Person{EmployeeID: "1", UserName: "ada@example.com", Email: "ada@example.com", GivenName: "Ada", FamilyName: "L"}
+	for _, tt := range []struct {
+		profile   string
+		updateErr bool
+	}{{"generic", false}, {"slack", true}} {
+		app := policy.App{Name: "tool", Type: policy.TypeSCIM, Profile: tt.profile, BaseURL: srv.URL(), TokenEnv: "T", Mode: policy.ModeApply}
+		conn, dry, err := connectorFor(context.Background(), app, getenv, zerolog.Nop())
+		if err != nil || dry {
+			t.Fatalf("%s: connectorFor: dry %v, %v", tt.profile, dry, err)
+		}
+		acc, err := conn.Create(context.Background(), p)
+		if err != nil {
+			t.Fatalf("%s: create: %v", tt.profile, err)
+		}
+		moved := p
+		moved.FamilyName = "Lovelace"
+		err = conn.Update(context.Background(), acc, moved)
+		if (err != nil) != tt.updateErr {
+			t.Fatalf("%s: update err = %v, want error %v", tt.profile, err, tt.updateErr)
+		}
+		p.EmployeeID, p.UserName, p.Email = "2", "bob@example.com", "bob@example.com"
+	}
+	var names []string
+	for _, u := range srv.Users() {
+		names = append(names, u.FamilyName)
+	}
+	if !slices.Equal(names, []string{"Lovelace", "L"}) {
+		t.Fatalf("family names %v, want the generic app's update applied by PUT", names)
 	}
 }
