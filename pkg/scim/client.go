@@ -412,7 +412,13 @@ func (c *Client) patch(ctx context.Context, collection, id string, ops []PatchOp
 	}
 	if c.profile.Patch {
 		body := patchRequest{Schemas: []string{PatchOpSchema}, Operations: ops}
-		_, err := c.do(ctx, http.MethodPatch, p, body, nil, nil)
+		echo := ""
+		if collection == "/Groups" {
+			// A group PATCH answers with the whole group (RFC 7644
+			// §3.5.2), every member of it, unless asked not to.
+			echo = "?excludedAttributes=members"
+		}
+		_, err := c.do(ctx, http.MethodPatch, p+echo, body, nil, nil)
 		return err
 	}
 	return c.putFallback(ctx, p, ops)
@@ -541,6 +547,13 @@ func (c *Client) do(ctx context.Context, method, path string, in any, hdr http.H
 	}
 	defer resp.Body.Close()
 
+	if resp.StatusCode >= 200 && resp.StatusCode <= 299 && out == nil {
+		// Done, and the answer is not needed: however large it is (a
+		// server ignoring excludedAttributes echoes a whole group), drain
+		// a bounded part so the connection is reused.
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, c.maxBody))
+		return resp.Header, nil
+	}
 	raw, err := io.ReadAll(io.LimitReader(resp.Body, c.maxBody+1))
 	if err != nil {
 		return nil, c.transportErr(ctx, actx, method, errPath, err)

@@ -819,8 +819,8 @@ func TestPatchGroupMembers(t *testing.T) {
 			}
 			var got []string
 			for _, r := range s.requests() {
-				if r.Method != http.MethodPatch || r.Path != "/scim/v2/Groups/g1" {
-					t.Errorf("request %s %s", r.Method, r.Path)
+				if r.Method != http.MethodPatch || r.Path != "/scim/v2/Groups/g1" || r.RawQuery != "excludedAttributes=members" {
+					t.Errorf("request %s %s?%s", r.Method, r.Path, r.RawQuery)
 				}
 				var body struct {
 					Schemas    []string        `json:"schemas"`
@@ -835,6 +835,24 @@ func TestPatchGroupMembers(t *testing.T) {
 				t.Errorf("operations\n got %q\nwant %q", got, tt.want)
 			}
 		})
+	}
+}
+
+// A server that ignores excludedAttributes echoes the whole group: the
+// write succeeded, so a reply larger than the body limit is no error.
+func TestPatchGroupMembersLargeEcho(t *testing.T) {
+	t.Parallel()
+	s := newStub(t, func(w http.ResponseWriter, r *http.Request, _ []byte) {
+		w.Header().Set("Content-Type", scim.ContentType)
+		_, _ = w.Write([]byte(`{"id":"g1","members":[` + strings.Repeat(`{"value":"member-id"},`, 2000) + `{"value":"last"}]}`))
+	})
+	c := newClient(t, s, scim.Generic(), func(cfg *scim.Config) { cfg.MaxBodyBytes = 1024 })
+	if err := c.PatchGroupMembers(context.Background(), "g1", []string{"a"}, nil); err != nil {
+		t.Fatalf("PatchGroupMembers: %v", err)
+	}
+	// A read still refuses a body over the limit.
+	if _, err := c.GetGroup(context.Background(), "g1"); err == nil || !strings.Contains(err.Error(), "exceeds 1024 bytes") {
+		t.Errorf("GetGroup err = %v, want the body limit", err)
 	}
 }
 

@@ -588,3 +588,23 @@ func walk(e expr, fn func(attrPath, *compareExpr)) {
 		})
 	}
 }
+
+// alias returns e with each comparison on an aliased attribute (by key)
+// rewritten to the path the alias stands for.
+func alias(e expr, aliases map[string]string) expr {
+	switch x := e.(type) {
+	case logicalExpr:
+		x.left, x.right = alias(x.left, aliases), alias(x.right, aliases)
+		return x
+	case notExpr:
+		return notExpr{alias(x.x, aliases)}
+	case compareExpr:
+		if to, ok := aliases[x.path.key()]; ok {
+			if p, err := parseAttrPath(to, 0); err == nil {
+				x.path = p
+			}
+		}
+		return x
+	}
+	return e
+}

@@ -277,3 +277,20 @@ func wantLen(t *testing.T, b map[string]any, key string, n int) {
 		t.Errorf("%s has %d values, want %d: %v", key, len(list), n, b[key])
 	}
 }
+
+// A member PATCH may ask for the group back without its members.
+func TestPatchAnswerProjected(t *testing.T) {
+	t.Parallel()
+	s, c := start(t)
+	u1, u2 := s.Seed(User{UserName: "ada", Active: true}), s.Seed(User{UserName: "bob", Active: true})
+	g := s.SeedGroup(Group{DisplayName: "everyone", Members: []string{u1.ID}})
+	add := patchBody(op("add", "members", []any{map[string]any{"value": u2.ID}}))
+	r := c.do(http.MethodPatch, "/Groups/"+g.ID+"?excludedAttributes=members", add)
+	r.want(t, http.StatusOK)
+	if _, has := r.body["members"]; has || r.body["displayName"] != "everyone" {
+		t.Errorf("answer %s, want the group without members", r.raw)
+	}
+	if got := s.Groups()[0].Members; len(got) != 2 {
+		t.Errorf("members %v, want u1 and u2", got)
+	}
+}

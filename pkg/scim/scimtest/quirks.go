@@ -86,6 +86,9 @@ type Quirks struct {
 	// FilterAttributes, when set, are the only attribute paths a /Users
 	// filter may use (case-insensitive); others get 400 invalidFilter.
 	FilterAttributes []string
+	// FilterAliases maps a vendor's own filter attribute to the SCIM path
+	// it stands for (Slack filters on "email", meaning emails.value).
+	FilterAliases map[string]string
 	// SingleEqFilter accepts only one `attr eq "value"` comparison, on
 	// /Users and /Groups.
 	SingleEqFilter bool
@@ -133,6 +136,7 @@ func Slack() Quirks {
 		Delete:          DeleteDeactivate,
 		Unique:          []string{"userName", "emails.value"},
 		ConflictDetails: map[string]string{"userName": "username_taken", "emails.value": "email_taken"},
+		FilterAliases:   map[string]string{"email": "emails.value"},
 		LockWrites:      true,
 		MaxPageSize:     1000,
 		Limits: []Limit{

@@ -226,6 +226,7 @@ func TestFilterRestrictions(t *testing.T) {
 		{"asana displayName", Asana(), `displayName eq "a"`, false},
 		{"asana value path", Asana(), `emails[value eq "a"]`, false},
 		{"slack email", Slack(), `emails.value eq "a@x"`, true},
+		{"slack email alias", Slack(), `email eq "a@x"`, true},
 		{"rfc anything", Quirks{}, `title pr and not (userName ew "x")`, true},
 	}
 	for _, tt := range tests {
@@ -319,5 +320,19 @@ func TestPresets(t *testing.T) {
 			c.do(http.MethodGet, filterQuery(`userName eq "u@example.com"`), nil).want(t, http.StatusOK)
 			c.do(http.MethodGet, "/ServiceProviderConfig", nil).want(t, http.StatusOK)
 		})
+	}
+}
+
+// Slack filters on "email": it finds the user by emails.value.
+func TestFilterAlias(t *testing.T) {
+	t.Parallel()
+	s, c := start(t, Slack())
+	s.Seed(User{UserName: "ada", Active: true, Emails: []Email{{Value: "Ada@example.com", Primary: true}}})
+	s.Seed(User{UserName: "bob", Active: true, Emails: []Email{{Value: "bob@example.com", Primary: true}}})
+	if got := listUserNames(t, c.do(http.MethodGet, filterQuery(`email eq "ada@example.com"`), nil)); !reflect.DeepEqual(got, []string{"ada"}) {
+		t.Errorf("email eq: %v, want [ada]", got)
+	}
+	if got := listUserNames(t, c.do(http.MethodGet, filterQuery(`not (email eq "ada@example.com")`), nil)); !reflect.DeepEqual(got, []string{"bob"}) {
+		t.Errorf("not email eq: %v, want [bob]", got)
 	}
 }

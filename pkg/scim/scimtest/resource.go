@@ -96,8 +96,8 @@ func (k kind) lookup(id string) (*record, *scimError) {
 // A user's view is a deep copy. A group's copies the top level and meta
 // but shares the rest (members) with the store: stored values below the
 // top level are never changed in place (PATCH works on a deep copy, and
-// dropMember replaces the members list), so the view may be encoded after
-// the lock is released.
+// patchMembers and dropMember replace the members list), so the view may be
+// encoded after the lock is released.
 func (k kind) view(id string, rec *record) map[string]any {
 	var doc map[string]any
 	if k.name == kindGroup {
@@ -242,6 +242,9 @@ func (k kind) list(w http.ResponseWriter, r *http.Request, _ string) *scimError 
 		var err error
 		if filter, err = parseFilter(raw[0]); err != nil {
 			return errorf(http.StatusBadRequest, typeInvalidFilter, "filter %v", err)
+		}
+		if k.name == kindUser && k.s.quirks.FilterAliases != nil {
+			filter = alias(filter, k.s.quirks.FilterAliases)
 		}
 		if e := k.checkFilter(filter); e != nil {
 			return e
@@ -454,12 +457,18 @@ func (k kind) commit(id string, rec *record, doc map[string]any) (map[string]any
 	if e := k.conflict(doc, id); e != nil {
 		return nil, e
 	}
-	meta, _ := doc["meta"].(map[string]any)
-	meta = copyDoc(meta)
-	meta["lastModified"] = k.s.timestamp()
-	doc["meta"] = meta
+	k.s.touch(doc)
 	k.setDoc(id, rec, doc)
 	return k.view(id, rec), nil
+}
+
+// touch sets meta.lastModified in a copy of doc's meta: the stored meta may
+// be shared with a view still being encoded.
+func (s *Server) touch(doc map[string]any) {
+	meta, _ := doc["meta"].(map[string]any)
+	meta = copyDoc(meta)
+	meta["lastModified"] = s.timestamp()
+	doc["meta"] = meta
 }
 
 func (k kind) patch(w http.ResponseWriter, r *http.Request, id string) *scimError {
@@ -501,12 +510,25 @@ func (k kind) patch(w http.ResponseWriter, r *http.Request, id string) *scimErro
 				"%s accepts at most %d members in one group PATCH, got %d", k.s.vendor(), maxMembers, n)
 		}
 	}
+	// A group request that only adds or removes members takes the fast
+	// path (members.go) when it can; its operations are parsed here,
+	// before taking the lock.
+	var members []memberOp
+	fast := false
+	if k.name == kindGroup {
+		members, fast = memberOps(ops)
+	}
 	v, e := func() (map[string]any, *scimError) {
 		k.s.mu.Lock()
 		defer k.s.mu.Unlock()
 		rec, e := k.lookup(id)
 		if e != nil {
 			return nil, e
+		}
+		if fast {
+			if v, ok := k.patchMembers(id, rec, members); ok {
+				return v, nil
+			}
 		}
 		doc := copyDoc(rec.doc)
 		for i, op := range ops {
@@ -520,7 +542,9 @@ func (k kind) patch(w http.ResponseWriter, r *http.Request, id string) *scimErro
 	if e != nil {
 		return e
 	}
-	writeJSON(w, http.StatusOK, v)
+	// The answer is subject to attributes/excludedAttributes (RFC 7644
+	// §3.5.2): a member PATCH can ask not to get the whole group back.
+	writeJSON(w, http.StatusOK, project(v, r.URL.Query()))
 	return nil
 }
 
@@ -650,9 +674,7 @@ func (k kind) validateGroup(doc map[string]any) *scimError {
 		if id == "" {
 			return errorf(http.StatusBadRequest, typeInvalidValue, "members values need a value (the member's id)")
 		}
-		u, isUser := k.s.users[id]
-		_, isGroup := k.s.groups[id]
-		if (!isUser || u.unlinked) && !isGroup {
+		if !k.s.liveMember(id) {
 			return errorf(http.StatusBadRequest, typeInvalidValue, "member %q is not a user or group id", id)
 		}
 		if !seen[id] {
