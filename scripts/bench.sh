@@ -37,8 +37,7 @@
 #   BENCH_WORKER_CONCURRENCY worker concurrency           (16)
 #   BENCH_SCIM_EVENTS        hired events per unlimited SCIM round (2000)
 #   BENCH_SCIM_CONCURRENCY   worker concurrency in the SCIM runs   (16)
-#   BENCH_SCIM_ROUNDS        unlimited SCIM rounds; each takes long, as
-#                            scimtest's costs grow with its size    (1)
+#   BENCH_SCIM_ROUNDS        unlimited SCIM rounds (median)          (3)
 #   BENCH_SCIM_LIMIT_HIRES   hires in the rate-limited SCIM run     (1000)
 #   BENCH_SCIM_RATE_SCALE    factor on Slack's documented write budget
 #                            (180/min, burst 20) for that run: 30 makes
@@ -70,7 +69,7 @@ WORKER_EVENTS="${BENCH_WORKER_EVENTS:-2000}"
 WORKER_CONCURRENCY="${BENCH_WORKER_CONCURRENCY:-16}"
 SCIM_EVENTS="${BENCH_SCIM_EVENTS:-2000}"
 SCIM_CONCURRENCY="${BENCH_SCIM_CONCURRENCY:-16}"
-SCIM_ROUNDS="${BENCH_SCIM_ROUNDS:-1}"
+SCIM_ROUNDS="${BENCH_SCIM_ROUNDS:-3}"
 SCIM_LIMIT_HIRES="${BENCH_SCIM_LIMIT_HIRES:-1000}"
 SCIM_RATE_SCALE="${BENCH_SCIM_RATE_SCALE:-30}"
 PIPELINE_RATE="${BENCH_PIPELINE_RATE:-200}"

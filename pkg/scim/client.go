@@ -37,6 +37,7 @@ type Client struct {
 	pageSize   int
 	userAgent  string
 	now        func() time.Time
+	pace       func(context.Context) error // before reads, when RateLimit.Reads
 }
 
 // New checks cfg, fills in defaults and returns a client.
@@ -70,6 +71,9 @@ func New(cfg Config) (*Client, error) {
 		pageSize:   orDefault(p.MaxPageSize, DefaultPageSize),
 		userAgent:  orDefault(cfg.UserAgent, DefaultUserAgent),
 		now:        cfg.Now,
+	}
+	if p.RateLimit.Reads {
+		c.pace = cfg.Pace
 	}
 	if p.Auth.Header != "" && p.Auth.Scheme == "" {
 		c.authValue = cfg.Token // a custom header carries the bare token
@@ -518,6 +522,11 @@ func (c *Client) list(ctx context.Context, collection string, filter Filter, eac
 func (c *Client) do(ctx context.Context, method, path string, in any, hdr http.Header, out any) (http.Header, error) {
 	// What errors may say about the request: method and path, no query.
 	errPath, _, _ := strings.Cut(path, "?")
+	if method == http.MethodGet && c.pace != nil {
+		if err := c.pace(ctx); err != nil {
+			return nil, err
+		}
+	}
 
 	var body io.Reader
 	if in != nil {

@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -982,5 +983,49 @@ func TestNewRejects(t *testing.T) {
 		if _, err := scim.New(scim.Config{BaseURL: ok, Token: testToken}); err != nil {
 			t.Errorf("New(%s): %v", ok, err)
 		}
+	}
+}
+
+// Where a vendor's budget counts reads (Asana), each read waits for the
+// pacer; writes are paced by the worker, and other vendors' reads are not.
+func TestPaceReads(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		name  string
+		reads bool
+		want  int
+	}{{"reads counted", true, 1}, {"writes only", false, 0}} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			s := newStub(t, func(w http.ResponseWriter, r *http.Request, _ []byte) {
+				w.Header().Set("Content-Type", scim.ContentType)
+				_, _ = w.Write([]byte(`{"id":"u1","userName":"ada","active":true}`))
+			})
+			p := scim.Generic()
+			p.RateLimit.Reads = tt.reads
+			var paced atomic.Int32
+			c := newClient(t, s, p, func(cfg *scim.Config) {
+				cfg.Pace = func(context.Context) error { paced.Add(1); return nil }
+			})
+			if _, err := c.GetUser(context.Background(), "u1"); err != nil {
+				t.Fatal(err)
+			}
+			if err := c.SetActive(context.Background(), "u1", false); err != nil {
+				t.Fatal(err)
+			}
+			if got := int(paced.Load()); got != tt.want {
+				t.Errorf("paced %d times, want %d", got, tt.want)
+			}
+		})
+	}
+	// A pacer that gives up (the worker is stopping) fails the read.
+	s := newStub(t, func(w http.ResponseWriter, r *http.Request, _ []byte) { t.Error("request sent") })
+	p := scim.Generic()
+	p.RateLimit.Reads = true
+	c := newClient(t, s, p, func(cfg *scim.Config) {
+		cfg.Pace = func(context.Context) error { return context.Canceled }
+	})
+	if _, err := c.GetUser(context.Background(), "u1"); !errors.Is(err, context.Canceled) {
+		t.Errorf("err = %v, want the pacer's", err)
 	}
 }

@@ -1,6 +1,7 @@
 package scim
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -50,6 +51,10 @@ type Config struct {
 	// Now reads the clock, for Retry-After given as an HTTP date. Default
 	// time.Now.
 	Now func() time.Time
+	// Pace, when set, is waited on before each read where the profile's
+	// budget counts reads too (RateLimit.Reads): the worker paces writes,
+	// and the reads must come out of the same budget.
+	Pace func(context.Context) error
 }
 
 // baseURL checks and normalises cfg.BaseURL.

@@ -184,7 +184,10 @@ type RateLimit struct {
 	Per        time.Duration
 	Burst      int
 	Documented bool
-	Note       string
+	// Reads: the budget counts every request, reads too (Asana: per
+	// token), so the client paces reads with Config.Pace.
+	Reads bool
+	Note  string
 }
 
 // PerMinute is the budget as writes per minute, rounded down but at least

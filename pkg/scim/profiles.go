@@ -339,7 +339,7 @@ func Asana() Profile {
 		MemberRemoval: RemoveByFilter,
 		// §3.13 Rate limits: 1,500/min per token on paid plans (Enterprise
 		// is paid); search 60/min; 429 with Retry-After.
-		RateLimit: RateLimit{Writes: 1500, Per: time.Minute, Burst: 1, Documented: true,
-			Note: "1,500 requests/min per token (paid); search 60/min"},
+		RateLimit: RateLimit{Writes: 1500, Per: time.Minute, Burst: 1, Documented: true, Reads: true,
+			Note: "1,500 requests/min per token (paid), reads included; search 60/min (the task search API)"},
 	}
 }

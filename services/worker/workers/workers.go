@@ -96,7 +96,11 @@ func Serve(ctx context.Context, js jetstream.JetStream, cfg *policy.Config, s Se
 	metrics := worker.NewMetrics(reg)
 	g, gctx := errgroup.WithContext(ctx)
 	for _, a := range apps {
-		conn, dryRun, err := connectorFor(ctx, a, os.Getenv, log)
+		// Reads, where a vendor counts them, come out of the app's budget
+		// too (dry-run reads the real vendor as well).
+		app := a.Name
+		readPace := func(ctx context.Context) error { return limiter.Wait(ctx, app) }
+		conn, dryRun, err := connectorFor(ctx, a, os.Getenv, readPace, log)
 		if err != nil {
 			return err
 		}
@@ -142,7 +146,7 @@ func selectApps(cfg *policy.Config, only []string) ([]policy.App, error) {
 //     (google, github, gitlab, discord, pipedrive: the native-connector
 //     issue), is simulated in memory and runs dry: the plan and the audit
 //     trail are real, nothing outside is touched.
-func connectorFor(ctx context.Context, a policy.App, getenv func(string) string, log zerolog.Logger) (connector.Connector, bool, error) {
+func connectorFor(ctx context.Context, a policy.App, getenv func(string) string, readPace func(context.Context) error, log zerolog.Logger) (connector.Connector, bool, error) {
 	token := ""
 	if a.Credential() != "" {
 		token = getenv(a.Credential())
@@ -161,7 +165,7 @@ func connectorFor(ctx context.Context, a policy.App, getenv func(string) string,
 	if a.BaseURL == "" {
 		return nil, false, fmt.Errorf("app %s: base_url is required (the %s SCIM root, e.g. %s)", a.Name, prof.Name, prof.BaseURLTemplate)
 	}
-	cfg := scim.Config{BaseURL: a.BaseURL, Token: token, Profile: prof}
+	cfg := scim.Config{BaseURL: a.BaseURL, Token: token, Profile: prof, Pace: readPace}
 	client, err := scim.New(cfg)
 	if err != nil {
 		return nil, false, fmt.Errorf("app %s: %w", a.Name, err)

@@ -225,40 +225,84 @@ func TestServeSCIM(t *testing.T) {
 	}
 }
 
-// 500 hires against a server enforcing Slack's documented limits (scaled
-// ×200 so the test takes seconds): paced below the tightest of them, they
-// all land and the server never answers 429.
+// 500 hires against a server enforcing each vendor's documented limits,
+// with the pace Keycard takes for that vendor when the file sets none: all
+// land and the server never answers 429. Server refill and pace are scaled
+// alike so the test takes seconds.
 func TestSCIMBurstIsPaced(t *testing.T) {
-	srv := scimtest.New(scimtest.Slack(), scimtest.WithRateScale(200))
-	defer srv.Close()
-	t.Setenv("TEST_SLACK_TOKEN_BURST", srv.Token())
-	// Slack documents 600 writes/min for the org and 180/min for user
-	// creates and updates; ×200, the pacer gets 90% of the tighter
-	// 36,000/min and no burst of its own.
-	r := serve(t, slackConfig(srv, "TEST_SLACK_TOKEN_BURST", 32400, 1), func(s *Settings) { s.WorkerConcurrency = 8 })
-	const n = 500
-	for i := range n {
-		id := fmt.Sprint(10000 + i)
-		r.hire(t, event.Employee{ID: id, WorkEmail: "p" + id + "@example.com"})
+	tests := []struct {
+		profile string
+		quirks  scimtest.Quirks
+		scale   float64
+		limits  []scimtest.Limit // replaces the preset's, when set
+	}{
+		// Slack: user writes 180/min (burst 20) and org writes 600/min; the
+		// default pace is 180/min, burst 19.
+		{profile: "slack", quirks: scimtest.Slack(), scale: 200},
+		// GitHub EMU: 1,000 user assignments an hour.
+		{profile: "github-emu", quirks: scimtest.GitHubEMU(), scale: 1250},
+		// Miro: per-30-s buckets per method and resource.
+		{profile: "miro", quirks: scimtest.Miro(), scale: 100},
+		// Asana counts every request, reads too, 1,500 a minute per token.
+		// It publishes a count, not a bucket: a small bucket here means
+		// only pacing reads as well as writes avoids a 429.
+		{profile: "asana", quirks: scimtest.Asana(), scale: 20,
+			limits: []scimtest.Limit{{Name: "per token", Requests: 1500, Per: time.Minute, Burst: 30}}},
 	}
-	<-r.js.PublishAsyncComplete()
-	members := func() int {
-		for _, g := range srv.Groups() {
-			return len(g.Members)
-		}
-		return 0
+	for _, tt := range tests {
+		t.Run(tt.profile, func(t *testing.T) {
+			srv := scimtest.New(tt.quirks, scimtest.WithRateScale(tt.scale))
+			defer srv.Close()
+			if tt.limits != nil {
+				srv.SetLimits(tt.limits...)
+			}
+			t.Setenv("TEST_SCIM_TOKEN", srv.Token())
+			pace := defaultPace(t, tt.profile)
+			yaml := fmt.Sprintf("apps:\n  - name: app\n    type: scim\n    profile: %s\n    token_env: TEST_SCIM_TOKEN\n    base_url: %s\n"+
+				"    rate_limit: {writes_per_minute: %d, burst: %d}\npolicy:\n  birthright:\n    app: {groups: [everyone]}\n",
+				tt.profile, srv.URL(), int(float64(pace.WritesPerMinute)*tt.scale), pace.Burst)
+			r := serve(t, yaml, func(s *Settings) { s.WorkerConcurrency = 8 })
+			const n = 500
+			for i := range n {
+				id := fmt.Sprint(10000 + i)
+				r.hire(t, event.Employee{ID: id, WorkEmail: "p" + id + "@example.com"})
+			}
+			<-r.js.PublishAsyncComplete()
+			members := func() int {
+				for _, g := range srv.Groups() {
+					return len(g.Members)
+				}
+				return 0
+			}
+			waitFor(t, 60*time.Second, func() bool { return members() == n })
+			if got := members(); got != n || len(srv.Users()) != n {
+				var dead []string
+				for _, m := range natstest.Messages(t, r.js, streams.DLQ) {
+					dead = append(dead, m.Header.Get(deadletter.HeaderError))
+				}
+				t.Fatalf("%d users, %d in the group; want %d of each (dead letters: %q)", len(srv.Users()), got, n, dead)
+			}
+			if got := srv.Requests().RateLimited; got != 0 {
+				t.Fatalf("the server answered 429 %d times (%v); pacing should prevent every one", got, srv.Requests().ByRoute)
+			}
+		})
 	}
-	waitFor(t, 60*time.Second, func() bool { return members() == n })
-	if got := members(); got != n || len(srv.Users()) != n {
-		var dead []string
-		for _, m := range natstest.Messages(t, r.js, streams.DLQ) {
-			dead = append(dead, m.Header.Get(deadletter.HeaderError))
-		}
-		t.Fatalf("%d users, %d in the group; want %d of each (dead letters: %q)", len(srv.Users()), got, n, dead)
+}
+
+// defaultPace is the pace the policy gives a SCIM app of this profile
+// whose file sets no rate_limit.
+func defaultPace(t *testing.T, profile string) policy.RateLimit {
+	t.Helper()
+	file := filepath.Join(t.TempDir(), "keycard.yaml")
+	yaml := fmt.Sprintf("apps:\n  - name: app\n    type: scim\n    profile: %s\npolicy: {}\n", profile)
+	if err := os.WriteFile(file, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
 	}
-	if got := srv.Requests().RateLimited; got != 0 {
-		t.Fatalf("the server answered 429 %d times (%v); pacing should prevent every one", got, srv.Requests().ByRoute)
+	cfg, err := policy.Load(file)
+	if err != nil {
+		t.Fatal(err)
 	}
+	return cfg.Apps[0].RateLimit
 }
 
 // A generic SCIM app follows the server's ServiceProviderConfig: against
@@ -275,7 +319,7 @@ func TestGenericProfileDiscovers(t *testing.T) {
 		updateErr bool
 	}{{"generic", false}, {"slack", true}} {
 		app := policy.App{Name: "tool", Type: policy.TypeSCIM, Profile: tt.profile, BaseURL: srv.URL(), TokenEnv: "T", Mode: policy.ModeApply}
-		conn, dry, err := connectorFor(context.Background(), app, getenv, zerolog.Nop())
+		conn, dry, err := connectorFor(context.Background(), app, getenv, nil, zerolog.Nop())
 		if err != nil || dry {
 			t.Fatalf("%s: connectorFor: dry %v, %v", tt.profile, dry, err)
 		}
