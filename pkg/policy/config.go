@@ -7,6 +7,8 @@ import (
 
 	"cel.dev/cel-go/cel"
 	"cel.dev/cel-go/common/types"
+
+	"keycard/pkg/scim"
 )
 
 // App types.
@@ -103,6 +105,33 @@ func (a App) Credential() string {
 		return a.TokenEnv
 	}
 	return a.CredentialsEnv
+}
+
+// SCIMConfig is the SCIM client configuration for a TypeSCIM app: its
+// profile (Profile, default "generic"), BaseURL, and token, the value of
+// the variable Credential names. Everything else (Pace, timeouts, the
+// HTTP client) is the caller's to add. It fails for another type, an
+// unknown profile (Parse refuses those already) or a missing BaseURL (the
+// message shows the profile's URL template).
+func (a App) SCIMConfig(token string) (scim.Config, error) {
+	if a.Type != TypeSCIM {
+		return scim.Config{}, fmt.Errorf("app %s: type %s is not %s", a.Name, a.Type, TypeSCIM)
+	}
+	name := a.Profile
+	if name == "" {
+		name = "generic"
+	}
+	prof, ok := scim.ProfileByName(name)
+	if !ok {
+		return scim.Config{}, fmt.Errorf("app %s: unknown SCIM profile %q", a.Name, a.Profile)
+	}
+	if a.BaseURL == "" {
+		if prof.BaseURLTemplate == "" { // generic: no vendor to take an example from
+			return scim.Config{}, fmt.Errorf("app %s: base_url is required (the %s SCIM root)", a.Name, prof.Name)
+		}
+		return scim.Config{}, fmt.Errorf("app %s: base_url is required (the %s SCIM root, e.g. %s)", a.Name, prof.Name, prof.BaseURLTemplate)
+	}
+	return scim.Config{BaseURL: a.BaseURL, Token: token, Profile: prof}, nil
 }
 
 // RateLimit is a token bucket: WritesPerMinute sustained (default

@@ -142,6 +142,17 @@ func (c *Client) EachUser(ctx context.Context, filter Filter, fn func(User) erro
 	})
 }
 
+// CountUsers returns how many users the provider holds (totalResults),
+// reading one page of one user: GET /Users?startIndex=1&count=1. It is
+// the cheapest read that proves the token may list users.
+func (c *Client) CountUsers(ctx context.Context) (int, error) {
+	var page listResponse
+	if _, err := c.do(ctx, http.MethodGet, "/Users?startIndex=1&count=1", nil, nil, &page); err != nil {
+		return 0, err
+	}
+	return page.TotalResults, nil
+}
+
 // CreateUser creates u, shaped by Profile.Prepare, and returns the user
 // as the provider stored it. When the user exists already the error
 // satisfies IsConflict: adopt the existing account instead.

@@ -1029,3 +1029,47 @@ func TestPaceReads(t *testing.T) {
 		t.Errorf("err = %v, want the pacer's", err)
 	}
 }
+
+func TestCountUsers(t *testing.T) {
+	t.Parallel()
+	s := newStub(t, func(w http.ResponseWriter, r *http.Request, _ []byte) {
+		writeJSON(w, 200, map[string]any{
+			"schemas":      []string{"urn:ietf:params:scim:api:messages:2.0:ListResponse"},
+			"totalResults": 1234, "itemsPerPage": 1, "startIndex": 1,
+			"Resources": []any{map[string]any{"id": "u1", "userName": "ada", "active": true}},
+		})
+	})
+	c := newClient(t, s, scim.Generic())
+	n, err := c.CountUsers(context.Background())
+	if err != nil || n != 1234 {
+		t.Fatalf("CountUsers = %d, %v; want 1234", n, err)
+	}
+	reqs := s.requests()
+	if len(reqs) != 1 {
+		t.Fatalf("%d requests, want 1", len(reqs))
+	}
+	if r := reqs[0]; r.Method != http.MethodGet || r.Path != "/scim/v2/Users" || r.RawQuery != "startIndex=1&count=1" {
+		t.Errorf("request %s %s?%s, want GET /scim/v2/Users?startIndex=1&count=1", r.Method, r.Path, r.RawQuery)
+	}
+
+	// An empty provider: zero, no error.
+	empty := newStub(t, func(w http.ResponseWriter, r *http.Request, _ []byte) {
+		writeJSON(w, 200, map[string]any{"totalResults": 0, "Resources": []any{}})
+	})
+	if n, err := newClient(t, empty, scim.Generic()).CountUsers(context.Background()); err != nil || n != 0 {
+		t.Errorf("empty: CountUsers = %d, %v; want 0", n, err)
+	}
+
+	// A rejected token is an error that says so, without the token, even
+	// when the server echoes it.
+	denied := newStub(t, func(w http.ResponseWriter, r *http.Request, _ []byte) {
+		scimError(w, 401, "", "token "+strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")+" revoked")
+	})
+	_, err = newClient(t, denied, scim.Generic()).CountUsers(context.Background())
+	if !scim.IsUnauthorized(err) || !connector.IsPermanent(err) {
+		t.Errorf("401: err = %v, want unauthorized and permanent", err)
+	}
+	if err != nil && strings.Contains(err.Error(), testToken) {
+		t.Errorf("token in error: %v", err)
+	}
+}

@@ -25,7 +25,7 @@ const (
 // globals are the settings every command shares.
 type globals struct {
 	natsURL string
-	timeout time.Duration // bounds every NATS call
+	timeout time.Duration // bounds every NATS call, and each app's check in apps check
 }
 
 // errReported means the details are already on stderr: exit 1, say nothing more.
@@ -64,7 +64,7 @@ func (c *cli) parseGlobal(args []string) (globals, []string, error) {
 	fs.SetOutput(c.stderr)
 	fs.Usage = func() { fmt.Fprint(c.stderr, usageText) }
 	fs.StringVar(&g.natsURL, "nats", g.natsURL, "NATS server URL (env NATS_URL)")
-	fs.DurationVar(&g.timeout, "timeout", g.timeout, "bound on every NATS call")
+	fs.DurationVar(&g.timeout, "timeout", g.timeout, "bound on every NATS call, and on each app's check (apps check)")
 	if err := fs.Parse(args); err != nil {
 		return g, nil, flagError(err)
 	}
@@ -81,7 +81,7 @@ func (c *cli) newFlagSet(name, synopsis string, g *globals) *flag.FlagSet {
 		fs.PrintDefaults()
 	}
 	fs.StringVar(&g.natsURL, "nats", g.natsURL, "NATS server URL (env NATS_URL)")
-	fs.DurationVar(&g.timeout, "timeout", g.timeout, "bound on every NATS call")
+	fs.DurationVar(&g.timeout, "timeout", g.timeout, "bound on every NATS call, and on each app's check (apps check)")
 	return fs
 }
 

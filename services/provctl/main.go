@@ -1,13 +1,16 @@
 // Command provctl is the operator's tool for Keycard: dead letters (list,
 // show, replay, purge), actions held by the blast-radius guard (list,
-// release, reject), a policy file check, and a person's timeline (explain).
+// release, reject), a policy file check, a person's timeline (explain),
+// and a read-only check that each configured app is reachable with its
+// credential (apps check).
 //
 // Usage:
 //
 //	provctl [--nats URL] [--timeout D] <command> [flags]
 //
 // The commands live one group per file: dlq.go, held.go, policycheck.go,
-// explain.go; streams.go reads and writes JetStream for all of them.
+// explain.go, apps.go; streams.go reads and writes JetStream for all of
+// them (apps check needs no NATS).
 package main
 
 import (
@@ -67,9 +70,13 @@ Policy and people:
   policy check FILE
   explain EMPLOYEE_ID [--config FILE] [--json]
 
+Apps:
+  apps check [--config FILE] [--json]
+
 T is RFC 3339 (2025-03-01T09:00:00Z) or a duration ago (90m, 2h, 7d).
 NATS_URL (default nats://127.0.0.1:4222) or --nats selects the server;
-KEYCARD_CONFIG is explain's default --config.
+--timeout (default 10s) bounds each NATS call and each app's check;
+KEYCARD_CONFIG is the default --config of explain and apps check.
 `
 
 func (c *cli) run(ctx context.Context, args []string) error {
@@ -141,6 +148,15 @@ func (c *cli) dispatch(ctx context.Context, args []string) error {
 		return usageErrorf("policy %s: unknown subcommand (check)", name)
 	case "explain":
 		return c.explain(ctx, g, rest)
+	case "apps":
+		name, rest, err := sub()
+		if err != nil {
+			return err
+		}
+		if name == "check" {
+			return c.appsCheck(ctx, g, rest)
+		}
+		return usageErrorf("apps %s: unknown subcommand (check)", name)
 	}
 	fmt.Fprint(c.stderr, usageText)
 	return usageErrorf("unknown command %q", cmd)

@@ -154,23 +154,16 @@ func connectorFor(ctx context.Context, a policy.App, getenv func(string) string,
 	if a.Type != policy.TypeSCIM || token == "" {
 		return connector.NewMemory(), true, nil
 	}
-	name := a.Profile
-	if name == "" {
-		name = "generic"
+	cfg, err := a.SCIMConfig(token)
+	if err != nil {
+		return nil, false, err
 	}
-	prof, ok := scim.ProfileByName(name) // the policy already refused unknown ones
-	if !ok {
-		return nil, false, fmt.Errorf("app %s: unknown SCIM profile %q", a.Name, a.Profile)
-	}
-	if a.BaseURL == "" {
-		return nil, false, fmt.Errorf("app %s: base_url is required (the %s SCIM root, e.g. %s)", a.Name, prof.Name, prof.BaseURLTemplate)
-	}
-	cfg := scim.Config{BaseURL: a.BaseURL, Token: token, Profile: prof, Pace: readPace}
+	cfg.Pace = readPace
 	client, err := scim.New(cfg)
 	if err != nil {
 		return nil, false, fmt.Errorf("app %s: %w", a.Name, err)
 	}
-	if prof.Name == "generic" {
+	if cfg.Profile.Name == "generic" {
 		client = discover(ctx, client, cfg, log.With().Str("app", a.Name).Logger())
 	}
 	var conn connector.Connector = scim.NewConnector(client)
