@@ -109,21 +109,39 @@ func (k *Connector) SetActive(ctx context.Context, a connector.Account, active b
 }
 
 func (k *Connector) AddMembership(ctx context.Context, a connector.Account, kind connector.Kind, name string) error {
-	gid, err := k.group(ctx, kind, name, true)
-	if err != nil {
-		return err
-	}
-	defer k.lock(gid)()
-	return k.c.PatchGroupMembers(ctx, gid, []string{a.ID}, nil)
+	return k.patchMembers(ctx, kind, name, true, func(gid string) error {
+		return k.c.PatchGroupMembers(ctx, gid, []string{a.ID}, nil)
+	})
 }
 
 func (k *Connector) RemoveMembership(ctx context.Context, a connector.Account, kind connector.Kind, name string) error {
-	gid, err := k.group(ctx, kind, name, false)
-	if err != nil || gid == "" {
-		return err // a group that does not exist has no members to remove
+	return k.patchMembers(ctx, kind, name, false, func(gid string) error {
+		return k.c.PatchGroupMembers(ctx, gid, nil, []string{a.ID})
+	})
+}
+
+// patchMembers runs patch on the group called name (made first when add
+// needs it), holding the group's lock. A 404 means the group was deleted
+// at the vendor since its id was learnt: the name is looked up (or made)
+// again, once, instead of failing every later grant until a restart.
+func (k *Connector) patchMembers(ctx context.Context, kind connector.Kind, name string, add bool, patch func(gid string) error) error {
+	for attempt := 0; ; attempt++ {
+		gid, err := k.group(ctx, kind, name, add)
+		if err != nil || gid == "" {
+			return err // a group that does not exist has no members to remove
+		}
+		unlock := k.lock(gid)
+		err = patch(gid)
+		unlock()
+		if !IsNotFound(err) || attempt > 0 {
+			return err
+		}
+		k.mu.Lock()
+		if k.groups[name] == gid {
+			delete(k.groups, name)
+		}
+		k.mu.Unlock()
 	}
-	defer k.lock(gid)()
-	return k.c.PatchGroupMembers(ctx, gid, nil, []string{a.ID})
 }
 
 // lock serialises this process's work on one key: writes to one group id

@@ -2,6 +2,7 @@ package scim
 
 import (
 	"context"
+	"net/http"
 	"slices"
 	"testing"
 
@@ -186,5 +187,49 @@ func TestConnectorManager(t *testing.T) {
 	converge(&p)
 	if got := linked(p.AccountID); got != nil {
 		t.Fatalf("manager %v, want none when HR has none", got)
+	}
+}
+
+// A group deleted at the vendor after the connector learnt its id is made
+// again on the next grant; a removal from it is then a no-op.
+func TestConnectorGroupDeletedAtVendor(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	srv := scimtest.New()
+	defer srv.Close()
+	c, err := New(Config{BaseURL: srv.URL(), Token: srv.Token(), Profile: Generic(), HTTPClient: srv.Client()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := NewConnector(c)
+	create := func(id string) connector.Account {
+		t.Helper()
+		acc, err := k.Create(ctx, connector.Person{EmployeeID: id, UserName: id + "@example.com", Email: id + "@example.com"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return acc
+	}
+	ada, bob := create("ada"), create("bob")
+	if err := k.AddMembership(ctx, ada, connector.Group, "eng"); err != nil {
+		t.Fatal(err)
+	}
+	old := srv.Groups()[0].ID
+	req, _ := http.NewRequest(http.MethodDelete, srv.URL()+"/Groups/"+old, nil)
+	req.Header.Set("Authorization", "Bearer "+srv.Token())
+	resp, err := srv.Client().Do(req)
+	if err != nil || resp.StatusCode != http.StatusNoContent {
+		t.Fatalf("delete group: %v %v", resp, err)
+	}
+	resp.Body.Close()
+	if err := k.AddMembership(ctx, bob, connector.Group, "eng"); err != nil {
+		t.Fatalf("grant after the group was deleted: %v", err)
+	}
+	groups := srv.Groups()
+	if len(groups) != 1 || groups[0].ID == old || !slices.Equal(groups[0].Members, []string{bob.ID}) {
+		t.Fatalf("groups %+v, want eng made again with bob", groups)
+	}
+	if err := k.RemoveMembership(ctx, ada, connector.Group, "eng"); err != nil {
+		t.Fatalf("remove: %v", err)
 	}
 }
