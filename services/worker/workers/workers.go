@@ -163,7 +163,7 @@ func connectorFor(ctx context.Context, a policy.App, getenv func(string) string,
 	if err != nil {
 		return nil, false, fmt.Errorf("app %s: %w", a.Name, err)
 	}
-	if cfg.Profile.Name == "generic" {
+	if cfg.Profile.Name == scim.Generic().Name {
 		client = discover(ctx, client, cfg, log.With().Str("app", a.Name).Logger())
 	}
 	var conn connector.Connector = scim.NewConnector(client)
@@ -176,8 +176,8 @@ func connectorFor(ctx context.Context, a policy.App, getenv func(string) string,
 // discover narrows the generic profile to what the server reports at
 // /ServiceProviderConfig (no PATCH: read and PUT instead; a smaller page).
 // A vendor profile is not narrowed: its documented values win over a
-// vendor's self-description. A server that does not answer keeps the
-// profile: start-up must not wait for the vendor.
+// vendor's self-description. A server that does not answer within 10 s
+// keeps the profile: start-up must not hang on a vendor.
 func discover(ctx context.Context, c *scim.Client, cfg scim.Config, log zerolog.Logger) *scim.Client {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
