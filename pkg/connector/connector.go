@@ -70,6 +70,13 @@ type Connector interface {
 	List(ctx context.Context, fn func(Account) error) error
 }
 
+// Counter is a connector that can say how many accounts the app holds,
+// all of them, not only those Keycard made: the base of the blast-radius
+// guard's share limit.
+type Counter interface {
+	Count(ctx context.Context) (int, error)
+}
+
 // Attributes are the account attributes Keycard keeps in line with HR.
 func (p Person) Attributes() map[string]string {
 	return map[string]string{

@@ -53,6 +53,13 @@ func (m *Memory) Accounts() []Account {
 	return out
 }
 
+// Count implements Counter.
+func (m *Memory) Count(context.Context) (int, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return len(m.accounts), nil
+}
+
 func cmpID(a, b string) int {
 	x, _ := strconv.Atoi(a)
 	y, _ := strconv.Atoi(b)

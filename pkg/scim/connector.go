@@ -222,6 +222,10 @@ func (k *Connector) findGroup(ctx context.Context, name string) (string, error) 
 	return "", nil
 }
 
+// Count implements connector.Counter: the provider's user count (vendors
+// that hide deactivated users count the active ones).
+func (k *Connector) Count(ctx context.Context) (int, error) { return k.c.CountUsers(ctx) }
+
 func (k *Connector) List(ctx context.Context, fn func(connector.Account) error) error {
 	return k.c.EachUser(ctx, Filter{}, func(u User) error { return fn(*k.account(u, connector.Person{})) })
 }

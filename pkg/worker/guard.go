@@ -18,15 +18,17 @@ import (
 // before the rest are held for an operator.
 type GuardLimits struct {
 	MaxDeactivations int // in any Window; 0 turns the count limit off
-	// MaxShare of the app's known accounts (0..1) in any Window; 0 turns
-	// the share limit off. It only applies from minShareBase accounts up,
-	// or one leaver in a five-person app would always be held.
+	// MaxShare of the app's accounts (0..1) in any Window: as the app
+	// counts them where its connector can (connector.Counter), else those
+	// Keycard has created or adopted. 0 turns the share limit off. It only
+	// applies from minShareBase accounts up, or one leaver in a
+	// five-person app would always be held.
 	MaxShare float64
 	Window   time.Duration // default 10m
 }
 
-// minShareBase is the smallest number of known accounts the share limit
-// applies to.
+// minShareBase is the smallest number of accounts the share limit applies
+// to.
 const minShareBase = 20
 
 // guard counts an app's deactivations in a sliding window, shared by all
@@ -36,7 +38,7 @@ type guard struct {
 	key    string
 	limits GuardLimits
 	now    func() time.Time
-	// total counts the app's known accounts, for the share limit.
+	// total counts the app's accounts, for the share limit.
 	total func(ctx context.Context) (int, error)
 }
 

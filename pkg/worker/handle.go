@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -218,6 +219,34 @@ func (w *Worker) knownAccounts(ctx context.Context) (int, error) {
 		n++
 	}
 	return n, nil
+}
+
+// appAccountsTTL is how long the guard trusts an app's account count.
+const appAccountsTTL = time.Minute
+
+// appAccounts is the guard's base for an app that counts its accounts:
+// the app's own count (every account, also those Keycard has never seen,
+// so the share limit holds from the first day), read at most once per
+// appAccountsTTL; the accounts Keycard knows when the app does not answer.
+func (w *Worker) appAccounts(c connector.Counter) func(context.Context) (int, error) {
+	var (
+		mu sync.Mutex
+		n  int
+		at time.Time
+	)
+	return func(ctx context.Context) (int, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		if now := w.cfg.Now(); at.IsZero() || now.Sub(at) >= appAccountsTTL {
+			count, err := c.Count(ctx)
+			if err != nil {
+				w.log.Warn().Err(err).Msg("guard: the app did not say how many accounts it holds; using the accounts Keycard knows")
+				return w.knownAccounts(ctx)
+			}
+			n, at = count, now
+		}
+		return n, nil
+	}
 }
 
 func (w *Worker) rememberAccount(ctx context.Context, employeeID, id string) {

@@ -104,7 +104,11 @@ func New(ctx context.Context, js jetstream.JetStream, cfg Config, log zerolog.Lo
 		return nil, fmt.Errorf("key-value bucket accounts: %w", err)
 	}
 	w := &Worker{cfg: cfg, js: js, accounts: accounts, log: log.With().Str("app", cfg.App).Logger(), metrics: m.forApp(cfg.App)}
-	if w.guard, err = newGuard(ctx, js, cfg.App, cfg.Guard, cfg.Now, w.knownAccounts); err != nil {
+	total := w.knownAccounts
+	if c, ok := cfg.Connector.(connector.Counter); ok {
+		total = w.appAccounts(c)
+	}
+	if w.guard, err = newGuard(ctx, js, cfg.App, cfg.Guard, cfg.Now, total); err != nil {
 		return nil, err
 	}
 	w.chain = chain(w.handle, w.recoverer, w.measure, w.logger, w.deadLetter, w.retry)

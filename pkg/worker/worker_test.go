@@ -481,3 +481,30 @@ func TestManagerAccountID(t *testing.T) {
 		t.Fatalf("manager without a manager got ManagerAccountID %q", rec.created[0].ManagerAccountID)
 	}
 }
+
+// The share limit is a share of every account the app holds, also those
+// Keycard never made: 25 hires in an app of 100 accounts may lose 10 in
+// the window, not 2.
+func TestGuardShareOfTheAppsCount(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, func(c *Config) { c.Guard = GuardLimits{MaxShare: 0.1, Window: time.Hour} })
+	for i := range 75 {
+		id := fmt.Sprint(900 + i)
+		if _, err := h.app.Create(context.Background(), connector.Person{EmployeeID: "other" + id, Email: "o" + id + "@example.com"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range 25 {
+		id := fmt.Sprint(100 + i)
+		h.publish(t, ev(event.Hired, 1, employee(id, "Sales")), "hire"+id)
+	}
+	waitFor(t, "hires", func() bool { return len(h.audits(t)) == 25 })
+	for i := range 4 {
+		id := fmt.Sprint(100 + i)
+		h.publish(t, ev(event.Terminated, 2, leaver(id)), "leave"+id)
+	}
+	waitFor(t, "leavers", func() bool { return len(h.audits(t)) == 29 })
+	if n := len(natstest.Messages(t, h.js, streams.Held)); n != 0 {
+		t.Fatalf("%d held, want none (4 of 100 accounts is under 10%%)", n)
+	}
+}
