@@ -30,7 +30,10 @@
 //   - SetActive: PATCH active, or DELETE where that is the vendor's only
 //     documented deprovisioning (Notion). Hard delete is never implied.
 //   - Memberships: PatchGroupMembers, in the profile's remove form and
-//     split at its members-per-request limit.
+//     split at its members-per-request limit, asking for the group back
+//     without its members. A group deleted at the vendor is found or made
+//     again on the next grant.
+//   - Count: CountUsers (totalResults), the blast-radius guard's base.
 //
 // # Errors
 //
@@ -49,7 +52,9 @@
 // IsUnauthorized test it. No error carries the token, the query string
 // (filters hold e-mail addresses) or a request body.
 //
-// The client does not retry or pace: the worker paces writes with
-// Profile.RateLimit (seed ratelimit.Limit{PerMinute: p.RateLimit.PerMinute(),
-// Burst: p.RateLimit.Burst}) and retries by class.
+// The client does not retry: the worker retries by class. The worker paces
+// writes with Profile.RateLimit (its default: PerMinute() with a burst one
+// below the vendor's); where the vendor's budget counts reads too
+// (RateLimit.Reads, Asana), the client waits on Config.Pace, the same
+// pacer, before each read.
 package scim
