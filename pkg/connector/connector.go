@@ -70,6 +70,19 @@ type Connector interface {
 	List(ctx context.Context, fn func(Account) error) error
 }
 
+// ManagerLinker is a connector that links a person to their manager's
+// account (SCIM's enterprise manager): only for these does the worker look
+// up Person.ManagerAccountID.
+type ManagerLinker interface {
+	LinksManagers() bool
+}
+
+// LinksManagers reports whether c links managers.
+func LinksManagers(c Connector) bool {
+	l, ok := c.(ManagerLinker)
+	return ok && l.LinksManagers()
+}
+
 // Counter is a connector that can say how many accounts the app holds,
 // all of them, not only those Keycard made: the base of the blast-radius
 // guard's share limit.

@@ -12,6 +12,11 @@ type DryRun struct{ Connector }
 func (DryRun) Create(_ context.Context, p Person) (Account, error) {
 	return Account{ExternalID: p.EmployeeID, Email: p.Email, Active: true, Memberships: map[Kind][]string{}}, nil
 }
+
+// LinksManagers is the wrapped connector's: a dry run plans manager links
+// as the real one would.
+func (d DryRun) LinksManagers() bool { return LinksManagers(d.Connector) }
+
 func (DryRun) Update(context.Context, Account, Person) error                 { return nil }
 func (DryRun) SetActive(context.Context, Account, bool) error                { return nil }
 func (DryRun) AddMembership(context.Context, Account, Kind, string) error    { return nil }

@@ -222,6 +222,10 @@ func (k *Connector) findGroup(ctx context.Context, name string) (string, error) 
 	return "", nil
 }
 
+// LinksManagers implements connector.ManagerLinker: where the vendor
+// takes the enterprise manager attribute.
+func (k *Connector) LinksManagers() bool { return k.c.Profile().Accepts.Has(AttrManager) }
+
 // Count implements connector.Counter: the provider's user count (vendors
 // that hide deactivated users count the active ones).
 func (k *Connector) Count(ctx context.Context) (int, error) { return k.c.CountUsers(ctx) }

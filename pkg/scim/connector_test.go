@@ -132,6 +132,12 @@ func TestConnectorManager(t *testing.T) {
 		t.Fatal(err)
 	}
 	k := NewConnector(c)
+	if !connector.LinksManagers(k) || !connector.LinksManagers(connector.DryRun{Connector: k}) {
+		t.Fatal("the generic profile takes managers: the connector (and its dry run) must say it links them")
+	}
+	if slack, _ := New(Config{BaseURL: srv.URL(), Token: srv.Token(), Profile: Slack()}); connector.LinksManagers(NewConnector(slack)) {
+		t.Fatal("Slack documents no manager attribute: its connector must not ask for managers")
+	}
 	converge := func(p *connector.Person) []connector.Action {
 		t.Helper()
 		cur, err := k.Find(ctx, *p)

@@ -114,7 +114,7 @@ func (w *Worker) converge(ctx context.Context, d *Delivery) (string, error) {
 		d.Log.Warn().Str("rule", warn).Msg("policy rule failed to evaluate; treated as false")
 	}
 	p := person(e, w.accountID(ctx, e.ID))
-	if e.ManagerID != "" {
+	if e.ManagerID != "" && w.linksManagers {
 		p.ManagerAccountID = w.accountID(ctx, e.ManagerID)
 	}
 	cur, err := w.cfg.Connector.Find(ctx, p)

@@ -92,6 +92,9 @@ type Worker struct {
 	log      zerolog.Logger
 	metrics  *appMetrics
 	chain    Handler
+	// linksManagers: the app wants the manager's account id, so each event
+	// with a manager reads it (one more KV read, only for such apps).
+	linksManagers bool
 }
 
 // New prepares a worker; the streams must exist (streams.Ensure).
@@ -103,7 +106,8 @@ func New(ctx context.Context, js jetstream.JetStream, cfg Config, log zerolog.Lo
 	if err != nil {
 		return nil, fmt.Errorf("key-value bucket accounts: %w", err)
 	}
-	w := &Worker{cfg: cfg, js: js, accounts: accounts, log: log.With().Str("app", cfg.App).Logger(), metrics: m.forApp(cfg.App)}
+	w := &Worker{cfg: cfg, js: js, accounts: accounts, log: log.With().Str("app", cfg.App).Logger(), metrics: m.forApp(cfg.App),
+		linksManagers: connector.LinksManagers(cfg.Connector)}
 	total := w.knownAccounts
 	if c, ok := cfg.Connector.(connector.Counter); ok {
 		total = w.appAccounts(c)

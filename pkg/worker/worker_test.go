@@ -443,12 +443,16 @@ func TestRuleWarningsKeepMemberships(t *testing.T) {
 	}
 }
 
-// persons records who the worker asks the app to create.
+// persons records who the worker asks the app to create; links says
+// whether it links managers.
 type persons struct {
 	connector.Connector
+	links   bool
 	mu      sync.Mutex
 	created []connector.Person
 }
+
+func (p *persons) LinksManagers() bool { return p.links }
 
 func (p *persons) Create(ctx context.Context, who connector.Person) (connector.Account, error) {
 	p.mu.Lock()
@@ -457,28 +461,35 @@ func (p *persons) Create(ctx context.Context, who connector.Person) (connector.A
 	return p.Connector.Create(ctx, who)
 }
 
-// The app is told the manager's account id in it, from Keycard's own
-// earlier sync of the manager.
+// An app that links managers is told the manager's account id in it, from
+// Keycard's own earlier sync of the manager; another app is not asked to
+// pay for the look-up.
 func TestManagerAccountID(t *testing.T) {
 	t.Parallel()
-	rec := &persons{}
-	h := newHarness(t, func(c *Config) { rec.Connector = c.Connector; c.Connector = rec })
-	h.publish(t, ev(event.Hired, 1, employee("10", "Engineering")), "h10")
-	waitFor(t, "manager hired", func() bool { return h.account(t, "10") != nil && len(h.audits(t)) == 1 })
-	report := employee("11", "Engineering")
-	report.ManagerID = "10"
-	h.publish(t, ev(event.Hired, 1, report), "h11")
-	waitFor(t, "report hired", func() bool { return h.account(t, "11") != nil })
-	rec.mu.Lock()
-	defer rec.mu.Unlock()
-	if len(rec.created) != 2 {
-		t.Fatalf("created %+v", rec.created)
-	}
-	if got, want := rec.created[1].ManagerAccountID, h.account(t, "10").ID; got != want || want == "" {
-		t.Fatalf("ManagerAccountID = %q, want the manager's account %q", got, want)
-	}
-	if rec.created[0].ManagerAccountID != "" {
-		t.Fatalf("manager without a manager got ManagerAccountID %q", rec.created[0].ManagerAccountID)
+	for _, links := range []bool{true, false} {
+		rec := &persons{links: links}
+		h := newHarness(t, func(c *Config) { rec.Connector = c.Connector; c.Connector = rec })
+		h.publish(t, ev(event.Hired, 1, employee("10", "Engineering")), "h10")
+		waitFor(t, "manager hired", func() bool { return h.account(t, "10") != nil && len(h.audits(t)) == 1 })
+		report := employee("11", "Engineering")
+		report.ManagerID = "10"
+		h.publish(t, ev(event.Hired, 1, report), "h11")
+		waitFor(t, "report hired", func() bool { return h.account(t, "11") != nil })
+		rec.mu.Lock()
+		if len(rec.created) != 2 {
+			t.Fatalf("created %+v", rec.created)
+		}
+		want := ""
+		if links {
+			want = h.account(t, "10").ID
+		}
+		if got := rec.created[1].ManagerAccountID; got != want {
+			t.Fatalf("links %v: ManagerAccountID = %q, want %q", links, got, want)
+		}
+		if rec.created[0].ManagerAccountID != "" {
+			t.Fatalf("manager without a manager got ManagerAccountID %q", rec.created[0].ManagerAccountID)
+		}
+		rec.mu.Unlock()
 	}
 }
 
