@@ -28,8 +28,8 @@ type appCheck struct {
 	Type string `json:"type"` // scim/<profile>, or the app type
 	Mode string `json:"mode"` // as configured: apply or dry-run
 	// CredentialEnv names the variable holding the credential ("" when
-	// the app names none); CredentialSet says whether it is set. The
-	// value is never read beyond that, nor printed.
+	// the app names none); CredentialSet says whether it is set. The value
+	// is only used to connect, never printed.
 	CredentialEnv string `json:"credential_env,omitempty"`
 	CredentialSet bool   `json:"credential_set"`
 	Status        string `json:"status"`
@@ -153,10 +153,7 @@ func (c *cli) probeApp(ctx context.Context, a policy.App, timeout time.Duration)
 	}
 
 	cfg, cfgErr := a.SCIMConfig(token)
-	r.Type += "/" + strings.ToLower(cmp.Or(a.Profile, "generic"))
-	if cfgErr == nil {
-		r.Type = a.Type + "/" + cfg.Profile.Name
-	}
+	r.Type += "/" + strings.ToLower(cmp.Or(a.Profile, scim.Generic().Name)) // profile names are lower case
 	detail := func(err error) string {
 		s := strings.TrimPrefix(err.Error(), "app "+a.Name+": ")
 		if token != "" {
