@@ -83,6 +83,14 @@ func LinksManagers(c Connector) bool {
 	return ok && l.LinksManagers()
 }
 
+// Coalescer is a connector that gathers some steps of many people into
+// one write (a PATCH adding many members to a group) and so takes their
+// pace token itself: Apply does not call its before hook for a step the
+// connector Coalesces.
+type Coalescer interface {
+	Coalesces(a Action) bool
+}
+
 // Counter is a connector that can say how many accounts the app holds,
 // all of them, not only those Keycard made: the base of the blast-radius
 // guard's share limit.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"sync"
 )
 
 // Want is the state the policy asks for in one app.
@@ -91,10 +92,39 @@ func Plan(cur *Account, want Want, p Person) []Action {
 // Apply carries out plan on c, calling before ahead of every write (the
 // worker paces writes with it). It stops at the first error and returns
 // the account as it now stands and how many steps were done.
+//
+// A Coalescer paces the steps it coalesces itself, and consecutive
+// coalesced additions run at once: a joiner then waits for one batch
+// instead of one per group in turn, and every group's batch holds more
+// people.
 func Apply(ctx context.Context, c Connector, cur *Account, p Person, plan []Action, before func(context.Context) error) (*Account, int, error) {
-	for i, a := range plan {
-		if err := before(ctx); err != nil {
-			return cur, i, err
+	co, _ := c.(Coalescer)
+	coalesced := func(a Action) bool { return co != nil && co.Coalesces(a) && a.Op == OpAdd }
+	for i := 0; i < len(plan); {
+		a := plan[i]
+		if coalesced(a) && cur != nil {
+			n := 1
+			for i+n < len(plan) && coalesced(plan[i+n]) {
+				n++
+			}
+			errs := make([]error, n)
+			var wg sync.WaitGroup
+			for k, a := range plan[i : i+n] {
+				wg.Go(func() { errs[k] = c.AddMembership(ctx, *cur, a.Kind, a.Name) })
+			}
+			wg.Wait()
+			for k, err := range errs {
+				if err != nil {
+					return cur, i + k, fmt.Errorf("%s: %w", plan[i+k], err)
+				}
+			}
+			i += n
+			continue
+		}
+		if co == nil || !co.Coalesces(a) {
+			if err := before(ctx); err != nil {
+				return cur, i, err
+			}
 		}
 		var err error
 		switch a.Op {
@@ -116,6 +146,7 @@ func Apply(ctx context.Context, c Connector, cur *Account, p Person, plan []Acti
 		if err != nil {
 			return cur, i, fmt.Errorf("%s: %w", a, err)
 		}
+		i++
 	}
 	return cur, len(plan), nil
 }

@@ -18,13 +18,19 @@ type Connector struct {
 	mu     sync.Mutex
 	groups map[string]string      // display name → id, learnt as groups are found or made
 	locks  map[string]*sync.Mutex // group id → lock held while its members change
+
+	coalesce *coalescer // nil: one PATCH per membership, paced by the worker
 }
 
 var _ connector.Connector = (*Connector)(nil)
 
 // NewConnector wraps a client.
-func NewConnector(c *Client) *Connector {
-	return &Connector{c: c, groups: map[string]string{}, locks: map[string]*sync.Mutex{}}
+func NewConnector(c *Client, opts ...Option) *Connector {
+	k := &Connector{c: c, groups: map[string]string{}, locks: map[string]*sync.Mutex{}}
+	for _, o := range opts {
+		o(k)
+	}
+	return k
 }
 
 // Find looks the person up by the id stored at the last sync, then by
@@ -110,29 +116,35 @@ func (k *Connector) SetActive(ctx context.Context, a connector.Account, active b
 
 func (k *Connector) AddMembership(ctx context.Context, a connector.Account, kind connector.Kind, name string) error {
 	return k.patchMembers(ctx, kind, name, true, func(gid string) error {
-		return k.c.PatchGroupMembers(ctx, gid, []string{a.ID}, nil)
+		if k.coalesce != nil {
+			return k.addCoalesced(ctx, gid, a.ID)
+		}
+		return k.locked(gid, func() error { return k.c.PatchGroupMembers(ctx, gid, []string{a.ID}, nil) })
 	})
 }
 
 func (k *Connector) RemoveMembership(ctx context.Context, a connector.Account, kind connector.Kind, name string) error {
 	return k.patchMembers(ctx, kind, name, false, func(gid string) error {
-		return k.c.PatchGroupMembers(ctx, gid, nil, []string{a.ID})
+		if k.coalesce != nil {
+			if err := k.coalesce.pace(ctx); err != nil {
+				return err
+			}
+		}
+		return k.locked(gid, func() error { return k.c.PatchGroupMembers(ctx, gid, nil, []string{a.ID}) })
 	})
 }
 
 // patchMembers runs patch on the group called name (made first when add
-// needs it), holding the group's lock. A 404 means the group was deleted
-// at the vendor since its id was learnt: the name is looked up (or made)
-// again, once, instead of failing every later grant until a restart.
+// needs it). A 404 means the group was deleted at the vendor since its id
+// was learnt: the name is looked up (or made) again, once, instead of
+// failing every later grant until a restart.
 func (k *Connector) patchMembers(ctx context.Context, kind connector.Kind, name string, add bool, patch func(gid string) error) error {
 	for attempt := 0; ; attempt++ {
 		gid, err := k.group(ctx, kind, name, add)
 		if err != nil || gid == "" {
 			return err // a group that does not exist has no members to remove
 		}
-		unlock := k.lock(gid)
 		err = patch(gid)
-		unlock()
 		if !IsNotFound(err) || attempt > 0 {
 			return err
 		}
@@ -142,6 +154,12 @@ func (k *Connector) patchMembers(ctx context.Context, kind connector.Kind, name 
 		}
 		k.mu.Unlock()
 	}
+}
+
+// locked runs write holding gid's lock.
+func (k *Connector) locked(gid string, write func() error) error {
+	defer k.lock(gid)()
+	return write()
 }
 
 // lock serialises this process's work on one key: writes to one group id
@@ -183,6 +201,12 @@ func (k *Connector) group(ctx context.Context, kind connector.Kind, name string,
 		return "", err
 	}
 	if id == "" && create {
+		if k.coalesce != nil {
+			// A write like any other: it takes a token of the app's pace.
+			if err := k.coalesce.pace(ctx); err != nil {
+				return "", err
+			}
+		}
 		g, err := k.c.CreateGroup(ctx, Group{DisplayName: name})
 		switch {
 		case IsConflict(err):

@@ -186,12 +186,17 @@ func (c *common) startProfile() (func(), error) {
 	return func() { pprof.StopCPUProfile(); _ = f.Close() }, nil
 }
 
+// evaluateGroups is a policy giving everyone an account and these groups.
+func evaluateGroups(names []string) func(event.Employee) (connector.Want, []string, []string) {
+	groups := map[connector.Kind][]string{connector.Group: names}
+	return func(event.Employee) (connector.Want, []string, []string) {
+		return connector.Want{Account: true, Memberships: groups, Managed: groups}, []string{"bench"}, nil
+	}
+}
+
 // evaluate is the benchmark's policy: everyone gets an account and the
 // one group.
-func evaluate(event.Employee) (connector.Want, []string, []string) {
-	groups := map[connector.Kind][]string{connector.Group: {"everyone"}}
-	return connector.Want{Account: true, Memberships: groups, Managed: groups}, []string{"bench"}, nil
-}
+var evaluate = evaluateGroups([]string{"everyone"})
 
 // newWorker builds the one worker as services/worker/workers does for an
 // app without credentials: run dry, unpaced.

@@ -97,10 +97,11 @@ func Serve(ctx context.Context, js jetstream.JetStream, cfg *policy.Config, s Se
 	g, gctx := errgroup.WithContext(ctx)
 	for _, a := range apps {
 		// Reads, where a vendor counts them, come out of the app's budget
-		// too (dry-run reads the real vendor as well).
+		// too (dry-run reads the real vendor as well), and so do the
+		// group writes a connector coalesces.
 		app := a.Name
-		readPace := func(ctx context.Context) error { return limiter.Wait(ctx, app) }
-		conn, dryRun, err := connectorFor(ctx, a, os.Getenv, readPace, log)
+		appPace := func(ctx context.Context) error { return limiter.Wait(ctx, app) }
+		conn, dryRun, err := connectorFor(ctx, a, os.Getenv, appPace, log)
 		if err != nil {
 			return err
 		}
@@ -146,7 +147,7 @@ func selectApps(cfg *policy.Config, only []string) ([]policy.App, error) {
 //     (google, github, gitlab, discord, pipedrive: the native-connector
 //     issue), is simulated in memory and runs dry: the plan and the audit
 //     trail are real, nothing outside is touched.
-func connectorFor(ctx context.Context, a policy.App, getenv func(string) string, readPace func(context.Context) error, log zerolog.Logger) (connector.Connector, bool, error) {
+func connectorFor(ctx context.Context, a policy.App, getenv func(string) string, pace func(context.Context) error, log zerolog.Logger) (connector.Connector, bool, error) {
 	token := ""
 	if a.Credential() != "" {
 		token = getenv(a.Credential())
@@ -158,7 +159,7 @@ func connectorFor(ctx context.Context, a policy.App, getenv func(string) string,
 	if err != nil {
 		return nil, false, err
 	}
-	cfg.Pace = readPace
+	cfg.Pace = pace
 	client, err := scim.New(cfg)
 	if err != nil {
 		return nil, false, fmt.Errorf("app %s: %w", a.Name, err)
@@ -166,7 +167,8 @@ func connectorFor(ctx context.Context, a policy.App, getenv func(string) string,
 	if cfg.Profile.Name == scim.Generic().Name {
 		client = discover(ctx, client, cfg, log.With().Str("app", a.Name).Logger())
 	}
-	var conn connector.Connector = scim.NewConnector(client)
+	// Group additions of many joiners share one PATCH, paced as one write.
+	var conn connector.Connector = scim.NewConnector(client, scim.Coalesce(pace, 0))
 	if a.Mode == policy.ModeDryRun {
 		return connector.DryRun{Connector: conn}, true, nil
 	}
