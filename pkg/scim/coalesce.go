@@ -17,7 +17,9 @@ import (
 // (Option Pace): members that arrive while it waits join the batch, so
 // the slower the pace, the larger the batch, and an unpaced app still
 // batches whatever arrives while the previous PATCH is in flight (group
-// commit; no fixed wait unless Linger is set). Each caller gets its own
+// commit). There is no fixed linger: where the budget is the bottleneck
+// the token wait gathers the batch anyway, and where it is not, a linger
+// would only add its length to every joiner's time to access. Each caller gets its own
 // member's result, so the worker keeps its per-person ledger, audit and
 // error class. When the vendor refuses a batch outright (a permanent 4xx:
 // one bad member id fails the whole PATCH), the flusher writes each member
@@ -31,22 +33,20 @@ import (
 type Option func(*Connector)
 
 // Coalesce makes the connector batch group additions, taking one token of
-// pace (the app's write pacer) per PATCH it sends and per removal. The
-// worker then leaves the pacing of those steps to the connector (see
-// Coalesces). linger, when positive, holds a batch that long after its
-// token arrived for more members; zero sends at once.
-func Coalesce(pace func(context.Context) error, linger time.Duration) Option {
+// pace (the app's write pacer) per PATCH it sends, per removal and per
+// group it creates. The worker then leaves the pacing of those steps to
+// the connector (see Coalesces).
+func Coalesce(pace func(context.Context) error) Option {
 	return func(k *Connector) {
 		if pace == nil {
 			pace = func(context.Context) error { return nil }
 		}
-		k.coalesce = &coalescer{pace: pace, linger: linger, batches: map[string]*batch{}}
+		k.coalesce = &coalescer{pace: pace, batches: map[string]*batch{}}
 	}
 }
 
 type coalescer struct {
-	pace   func(context.Context) error
-	linger time.Duration
+	pace func(context.Context) error
 
 	mu      sync.Mutex
 	batches map[string]*batch // group id → members waiting for its flusher
@@ -107,9 +107,6 @@ func (k *Connector) flush(gid string, b *batch) {
 	for {
 		ctx, cancel := context.WithTimeout(context.Background(), flushTimeout)
 		err := c.pace(ctx)
-		if err == nil && c.linger > 0 {
-			err = sleep(ctx, c.linger)
-		}
 		c.mu.Lock()
 		n := min(len(b.pending), limit)
 		take := slices.Clone(b.pending[:n])
@@ -164,16 +161,5 @@ func (k *Connector) write(ctx context.Context, gid string, take []addition) {
 func deliver(take []addition, err error) {
 	for _, a := range take {
 		a.done <- err
-	}
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
 	}
 }

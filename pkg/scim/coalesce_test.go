@@ -30,7 +30,12 @@ func (p *slowPace) wait(ctx context.Context) error {
 	p.next = at.Add(p.every)
 	p.taken++
 	p.mu.Unlock()
-	return sleep(ctx, at.Sub(now))
+	select {
+	case <-time.After(at.Sub(now)):
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 func (p *slowPace) count() int {
@@ -76,7 +81,7 @@ func TestCoalescedGroupAdds(t *testing.T) {
 		t.Fatal(err)
 	}
 	pace := &slowPace{every: 5 * time.Millisecond}
-	k := NewConnector(c, Coalesce(pace.wait, 0))
+	k := NewConnector(c, Coalesce(pace.wait))
 	ctx := context.Background()
 	var wg sync.WaitGroup
 	errs := make(chan error, joiners)
@@ -133,7 +138,7 @@ func TestCoalescedBadMemberFailsAlone(t *testing.T) {
 		once.Do(func() { <-gate })
 		return nil
 	}
-	k := NewConnector(c, Coalesce(pace, 0))
+	k := NewConnector(c, Coalesce(pace))
 	ctx := context.Background()
 	ids := append([]string{"no-such-user"}, good...)
 	errs := make([]error, len(ids))
@@ -176,7 +181,7 @@ func TestCoalescedCallerGivesUp(t *testing.T) {
 		t.Fatal(err)
 	}
 	gate := make(chan struct{})
-	k := NewConnector(c, Coalesce(func(ctx context.Context) error { <-gate; return nil }, 0))
+	k := NewConnector(c, Coalesce(func(ctx context.Context) error { <-gate; return nil }))
 	short, cancel := context.WithCancel(context.Background())
 	gaveUp := make(chan error, 1)
 	go func() { gaveUp <- k.AddMembership(short, connector.Account{ID: a}, connector.Group, "everyone") }()

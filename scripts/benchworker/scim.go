@@ -263,7 +263,7 @@ func runSCIM(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	lim := ratelimit.NewLocal(limits)
 	var copts []scim.Option
 	if *coalesce {
-		copts = append(copts, scim.Coalesce(func(ctx context.Context) error { return lim.Wait(ctx, app) }, 0))
+		copts = append(copts, scim.Coalesce(func(ctx context.Context) error { return lim.Wait(ctx, app) }))
 	}
 	target := scim.NewConnector(client, copts...)
 

@@ -168,7 +168,7 @@ func connectorFor(ctx context.Context, a policy.App, getenv func(string) string,
 		client = discover(ctx, client, cfg, log.With().Str("app", a.Name).Logger())
 	}
 	// Group additions of many joiners share one PATCH, paced as one write.
-	var conn connector.Connector = scim.NewConnector(client, scim.Coalesce(pace, 0))
+	var conn connector.Connector = scim.NewConnector(client, scim.Coalesce(pace))
 	if a.Mode == policy.ModeDryRun {
 		return connector.DryRun{Connector: conn}, true, nil
 	}
