@@ -11,6 +11,7 @@ package worker
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -44,7 +45,7 @@ type Config struct {
 	Limiter   Limiter
 	Guard     GuardLimits
 
-	Concurrency int           // messages handled at once; default 4
+	Concurrency int           // messages handled at once; default 64
 	Lease       time.Duration // ledger lease; default 2m
 	AckWait     time.Duration // default 1m
 	MaxDeliver  int           // deliveries before a transient failure is dead-lettered; default 12
@@ -58,7 +59,7 @@ type Config struct {
 
 func (c *Config) defaults() {
 	if c.Concurrency <= 0 {
-		c.Concurrency = 4
+		c.Concurrency = 64
 	}
 	if c.Lease <= 0 {
 		c.Lease = 2 * time.Minute
@@ -145,17 +146,23 @@ func (w *Worker) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	wg.Go(func() { w.observeQueues(ctx) })
 	for _, c := range w.consumers() {
-		for range w.cfg.Concurrency {
-			wg.Go(func() { w.consume(ctx, c.stream, c.cfg) })
-		}
+		wg.Go(func() { w.consume(ctx, c.stream, c.cfg, w.cfg.Concurrency) })
 	}
 	wg.Wait()
 	return nil
 }
 
-// consume keeps one Consume running, setting it up again if the client
-// ends it (e.g. a consumer not yet recovered after a server restart).
-func (w *Worker) consume(ctx context.Context, stream string, cfg jetstream.ConsumerConfig) {
+// consume handles up to concurrency messages of one durable at once,
+// setting its pull up again if the client ends it (e.g. a consumer not
+// yet recovered after a server restart).
+//
+// One pull per durable feeds a pool of handlers: many events in flight
+// per app is what lets a coalescing connector put many joiners in one
+// group write, and it costs no more pull subscriptions. A message is taken
+// from the pull only when a handler is free, and the client buffers a few
+// (prefetch), so none waits past AckWait behind slow ones.
+func (w *Worker) consume(ctx context.Context, stream string, cfg jetstream.ConsumerConfig, concurrency int) {
+	prefetch := min(concurrency, 16)
 	for ctx.Err() == nil {
 		cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		cons, err := w.js.CreateOrUpdateConsumer(cctx, stream, cfg)
@@ -165,32 +172,42 @@ func (w *Worker) consume(ctx context.Context, stream string, cfg jetstream.Consu
 			sleep(ctx, time.Second)
 			continue
 		}
-		cc, err := cons.Consume(func(msg jetstream.Msg) {
-			// A message already received finishes even while shutting down
-			// (Drain): its ledger and audit writes must not see the
-			// cancelled context, or it would wait out its lease.
-			hctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), w.cfg.AckWait)
-			defer cancel()
-			w.process(hctx, msg)
-		},
-			jetstream.PullMaxMessages(2), // none waits past AckWait behind a slow one
-			jetstream.PullExpiry(30*time.Second),
-			jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
-				w.log.Warn().Err(err).Str("consumer", cfg.Durable).Msg("consume")
-			}))
+		it, err := cons.Messages(jetstream.PullMaxMessages(prefetch), jetstream.PullExpiry(30*time.Second),
+			jetstream.WithMessagesErrOnMissingHeartbeat(false))
 		if err != nil {
 			w.log.Warn().Err(err).Str("consumer", cfg.Durable).Msg("consume: will retry")
 			sleep(ctx, time.Second)
 			continue
 		}
-		select {
-		case <-ctx.Done():
-			cc.Drain()
-			<-cc.Closed()
-			return
-		case <-cc.Closed():
-			sleep(ctx, time.Second)
+		// Shutting down drains: messages already buffered are still
+		// handed out, then Next reports the iterator closed.
+		stop := context.AfterFunc(ctx, it.Drain)
+		slots := make(chan struct{}, concurrency)
+		var inflight sync.WaitGroup
+		for {
+			slots <- struct{}{}
+			msg, err := it.Next()
+			if err != nil {
+				<-slots
+				if ctx.Err() == nil && !errors.Is(err, jetstream.ErrMsgIteratorClosed) {
+					w.log.Warn().Err(err).Str("consumer", cfg.Durable).Msg("consume")
+				}
+				break
+			}
+			inflight.Go(func() {
+				defer func() { <-slots }()
+				// A message already received finishes even while shutting
+				// down: its ledger and audit writes must not see the
+				// cancelled context, or it would wait out its lease.
+				hctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), w.cfg.AckWait)
+				defer cancel()
+				w.process(hctx, msg)
+			})
 		}
+		stop()
+		it.Stop()
+		inflight.Wait()
+		sleep(ctx, time.Second)
 	}
 }
 

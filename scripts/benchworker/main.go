@@ -574,7 +574,7 @@ func runPipeline(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	rate := fs.Float64("rate", 200, "webhooks per second, open loop")
 	dur := fs.Duration("duration", 10*time.Second, "how long to send")
 	warmup := fs.Int("warmup", 50, "webhooks sent one by one and applied before timing starts")
-	conc := fs.Int("worker-concurrency", 4, "worker concurrency (the single binary's KEYCARD_WORKER_CONCURRENCY default)")
+	conc := fs.Int("worker-concurrency", 64, "worker concurrency (the single binary's KEYCARD_WORKER_CONCURRENCY default)")
 	normConc := fs.Int("normalizer-concurrency", 16, "normalizer concurrency (KEYCARD_NORMALIZER_CONCURRENCY default)")
 	senders := fs.Int("senders", 64, "HTTP senders (an upper bound on webhooks in flight)")
 	drain := fs.Duration("drain", 30*time.Second, "after the last send, wait this long for the rest to be applied")

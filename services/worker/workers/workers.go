@@ -38,7 +38,7 @@ type Settings struct {
 	// Apps limits this process to some of the configured apps (a worker
 	// deployment per app); empty runs them all.
 	Apps              []string      `envconfig:"KEYCARD_WORKER_APPS"`
-	WorkerConcurrency int           `envconfig:"KEYCARD_WORKER_CONCURRENCY" default:"4"`
+	WorkerConcurrency int           `envconfig:"KEYCARD_WORKER_CONCURRENCY" default:"64"`
 	WorkerMaxDeliver  int           `envconfig:"KEYCARD_WORKER_MAX_DELIVER" default:"12"`
 	LedgerTTL         time.Duration `envconfig:"KEYCARD_LEDGER_TTL" default:"2880h"` // 120 days: longer than any replay
 }
