@@ -44,12 +44,27 @@ type Config struct {
 	Limiter   Limiter
 	Guard     GuardLimits
 
-	Concurrency int           // messages handled at once; default 4
-	Lease       time.Duration // ledger lease; default 2m
-	AckWait     time.Duration // default 1m
-	MaxDeliver  int           // deliveries before a transient failure is dead-lettered; default 12
-	RetryBase   time.Duration // first NAK delay, doubling; default 1s
-	RetryMax    time.Duration // default 5m
+	Concurrency int // messages handled at once; default 4
+	// Lease is how long the event's and the person's ledger leases last
+	// without renewal; the handler renews both every Lease/3 while it
+	// works, so a dead holder's leases lapse within Lease. Default 5s.
+	Lease time.Duration
+	// AckWait is the consumer's; the lease heartbeat also marks the message
+	// in progress, so only a dead handler's message is redelivered, after
+	// AckWait (sooner if a killed embedded server lost its record of the
+	// deliveries: then Holder's takeover matters). At least 2 × Lease, so several missed
+	// heartbeats pass before a live handler's message is redelivered; it
+	// also bounds one handling, and how soon a dead handler's message comes
+	// back. Default 10s.
+	AckWait time.Duration
+	// Holder names this process in its leases (ledger.NewHolder with a
+	// stable instance id): a restart under the same instance id takes over
+	// what its previous incarnation left at once. Default: a holder with
+	// no instance, whose leases only lapse.
+	Holder     ledger.Holder
+	MaxDeliver int           // deliveries before a transient failure is dead-lettered; default 12
+	RetryBase  time.Duration // first NAK delay, doubling; default 1s
+	RetryMax   time.Duration // default 5m
 	// InProcess bounds the quick in-process retries of one delivery before
 	// it is NAKed with a delay; default 10s.
 	InProcess time.Duration
@@ -61,10 +76,13 @@ func (c *Config) defaults() {
 		c.Concurrency = 4
 	}
 	if c.Lease <= 0 {
-		c.Lease = 2 * time.Minute
+		c.Lease = 5 * time.Second
 	}
 	if c.AckWait <= 0 {
-		c.AckWait = time.Minute
+		c.AckWait = max(10*time.Second, 2*c.Lease)
+	}
+	if c.Holder.Boot == "" {
+		c.Holder = ledger.NewHolder(c.Holder.Instance)
 	}
 	if c.MaxDeliver <= 0 {
 		c.MaxDeliver = 12
@@ -100,6 +118,9 @@ type Worker struct {
 // New prepares a worker; the streams must exist (streams.Ensure).
 func New(ctx context.Context, js jetstream.JetStream, cfg Config, log zerolog.Logger, m *Metrics) (*Worker, error) {
 	cfg.defaults()
+	if cfg.AckWait < 2*cfg.Lease {
+		return nil, fmt.Errorf("worker %s: ack wait %v is under twice the lease %v: a redelivery would race the live holder", cfg.App, cfg.AckWait, cfg.Lease)
+	}
 	accounts, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
 		Bucket: "accounts", Description: "Each person's account id in each app", Storage: jetstream.FileStorage,
 	})
