@@ -189,8 +189,10 @@ func (w *Worker) consume(ctx context.Context, stream string, cfg jetstream.Consu
 		cc, err := cons.Consume(func(msg jetstream.Msg) {
 			// A message already received finishes even while shutting down
 			// (Drain): its ledger and audit writes must not see the
-			// cancelled context, or it would wait out its lease.
-			hctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), w.cfg.AckWait)
+			// cancelled context, or it would wait out its lease. The lease
+			// heartbeat keeps the message in progress, so the bound is for
+			// a hung vendor only, not AckWait.
+			hctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), max(w.cfg.AckWait, maxHandle))
 			defer cancel()
 			w.process(hctx, msg)
 		},
@@ -214,6 +216,9 @@ func (w *Worker) consume(ctx context.Context, stream string, cfg jetstream.Consu
 		}
 	}
 }
+
+// maxHandle bounds one handling (the pre-lease AckWait default).
+const maxHandle = time.Minute
 
 func sleep(ctx context.Context, d time.Duration) {
 	t := time.NewTimer(d)
