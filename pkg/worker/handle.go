@@ -91,8 +91,8 @@ func (w *Worker) handle(ctx context.Context, d *Delivery) (err error) {
 
 	outcome, err := w.converge(hb.ctx, d)
 	hb.stop()
-	if cause := context.Cause(hb.ctx); errors.Is(cause, errLeaseLost) && err != nil {
-		return fmt.Errorf("%w (%v)", cause, err)
+	if cause := context.Cause(hb.ctx); err != nil && errors.Is(cause, errLeaseLost) && !errors.Is(err, errLeaseLost) {
+		return fmt.Errorf("%w (%v)", cause, err) // a vendor call cut short by the lost lease
 	}
 	if err != nil {
 		return err

@@ -159,10 +159,9 @@ func TestRestartConvergesInFlight(t *testing.T) {
 			ns.Restart(t)
 			_, js = ns.Connect(t)
 			restarted := time.Now()
-			second := startNode(t, ns, mem, kvLedger(t), func(c *Config) {
+			startNode(t, ns, mem, kvLedger(t), func(c *Config) {
 				c.Lease, c.AckWait, c.Holder = tt.lease, 3*tt.lease, ledger.NewHolder(tt.instance)
 			})
-			_ = second
 			// A SIGKILLed embedded server may lose its record of the
 			// deliveries and hand the messages out again at once, while
 			// the dead process's leases are still live (issue 15); the
