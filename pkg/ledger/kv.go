@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -15,20 +16,27 @@ import (
 // TTL = doneTTL) for the ledger and a second bucket, <bucket>_versions
 // (no TTL), for Versions.
 //
-// A lease is Create(processing) with KeyTTL(lease); Done and Dead are
-// Update(revision), which drops the per-key TTL so the bucket TTL (doneTTL)
-// applies; Release and Reopen are Delete(LastRevision). The server alone
-// decides when a lease has expired, so worker clocks never matter for
-// correctness; they only shape Claim.Retry.
+// A lease is Create(processing) with KeyTTL(lease); Renew and a takeover
+// rewrite it against its revision with a fresh per-message TTL (a publish
+// with Nats-Expected-Last-Subject-Sequence and Nats-TTL, because KV Update
+// would drop the TTL); Done and Dead are Update(revision), which drops the
+// per-key TTL so the bucket TTL (doneTTL) applies; Release and Reopen are
+// Delete(LastRevision). The server alone decides when a lease has
+// expired, so worker clocks never matter for correctness; they only shape
+// Claim.Retry.
 //
 // Caveats: the server keeps per-message TTLs in whole seconds, so a lease
 // is rounded up to a whole second (at least 1 s) and may outlive its TTL by
-// the server's expiry-timer lag (a fraction of a second); the bucket TTL
-// also bounds a lease, so keep lease < doneTTL. Claim, Done, Dead and
+// the server's expiry-timer lag (a fraction of a second): renew well
+// before the lease ends (the worker renews every lease/3). The bucket TTL
+// also bounds a lease, so keep lease < doneTTL. Every renewal is a stored
+// (and, with sync always, fsynced) message. Claim, Renew, Done, Dead and
 // Release are one JetStream round trip when uncontended (the lease token
 // carries the entry's revision); Claim on a taken key and Advance add a
 // read.
 type KV struct {
+	js       jetstream.JetStream
+	subject  string // "$KV.<bucket>.": where the bucket's entries are published
 	kv       jetstream.KeyValue
 	versions jetstream.KeyValue
 	now      func() time.Time
@@ -74,7 +82,7 @@ func NewKV(ctx context.Context, js jetstream.JetStream, bucket string, replicas 
 	if err != nil {
 		return nil, fmt.Errorf("create versions bucket %s: %w", vb, err)
 	}
-	return &KV{kv: kv, versions: versions, now: time.Now}, nil
+	return &KV{js: js, subject: "$KV." + bucket + ".", kv: kv, versions: versions, now: time.Now}, nil
 }
 
 func (l *KV) fail(op, key string, err error) error {
@@ -110,10 +118,11 @@ func get(ctx context.Context, kv jetstream.KeyValue, k string) (jetstream.KeyVal
 	return e, err
 }
 
-// A processing value is "processing:<lease ms>:<token>"; the lease lets
-// another worker compute Claim.Retry.
-func processingValue(lease time.Duration, token string) string {
-	return processingPrefix + strconv.FormatInt(lease.Milliseconds(), 10) + ":" + token
+// A processing value is "processing:<lease ms>:<holder token>"; the lease
+// lets another worker compute Claim.Retry, the holder token (see
+// holderToken) names who holds it.
+func processingValue(lease time.Duration, holderTok string) string {
+	return processingPrefix + strconv.FormatInt(lease.Milliseconds(), 10) + ":" + holderTok
 }
 
 func parseProcessing(rest string) (time.Duration, string, error) {
@@ -125,19 +134,38 @@ func parseProcessing(rest string) (time.Duration, string, error) {
 	return time.Duration(n) * time.Millisecond, token, nil
 }
 
+// wholeSeconds rounds a lease up to the server's TTL unit.
+func wholeSeconds(lease time.Duration) time.Duration {
+	return (lease + time.Second - 1).Truncate(time.Second)
+}
+
+// writeLease stores a processing value with a fresh TTL over revision rev
+// of the entry (compare-and-set) and returns the new revision.
+func (l *KV) writeLease(ctx context.Context, k string, val []byte, rev uint64, lease time.Duration) (uint64, error) {
+	msg := &nats.Msg{Subject: l.subject + k, Data: val}
+	ack, err := l.js.PublishMsg(ctx, msg, jetstream.WithExpectLastSequencePerSubject(rev), jetstream.WithMsgTTL(lease))
+	if err != nil {
+		return 0, err
+	}
+	return ack.Sequence, nil
+}
+
 // Claim implements Ledger. The lease is rounded up to whole seconds.
-func (l *KV) Claim(ctx context.Context, key string, lease time.Duration) (Claim, error) {
-	if err := checkLease(key, lease); err != nil {
+func (l *KV) Claim(ctx context.Context, key string, lease time.Duration, h Holder) (Claim, error) {
+	if err := checkLease("claim", key, lease); err != nil {
 		return Claim{}, err
 	}
-	lease = (lease + time.Second - 1).Truncate(time.Second)
+	if err := h.check(key); err != nil {
+		return Claim{}, err
+	}
+	lease = wholeSeconds(lease)
 	k := encodeKey(key)
-	token := newToken()
-	val := []byte(processingValue(lease, token))
+	holderTok := holderToken(h)
+	val := []byte(processingValue(lease, holderTok))
 	for range maxAttempts {
 		rev, err := l.kv.Create(ctx, k, val, jetstream.KeyTTL(lease))
 		if err == nil {
-			return Claim{State: StateProcessing, Token: leaseToken(token, rev)}, nil
+			return Claim{State: StateProcessing, Token: leaseToken(holderTok, rev)}, nil
 		}
 		if !conflict(err) {
 			return Claim{}, l.fail("claim", key, err)
@@ -155,12 +183,23 @@ func (l *KV) Claim(ctx context.Context, key string, lease time.Duration) (Claim,
 		}
 		c := Claim{State: st}
 		if st == StateProcessing {
-			theirs, _, err := parseProcessing(rest)
+			theirs, theirTok, err := parseProcessing(rest)
 			if err != nil {
 				return Claim{}, l.fail("claim", key, err)
 			}
+			if holder, ok := parseHolder(theirTok); ok && h.takesOver(holder) {
+				rev, err := l.writeLease(ctx, k, val, e.Revision(), lease)
+				if err == nil {
+					return Claim{State: StateProcessing, Token: leaseToken(holderTok, rev), TookOver: true}, nil
+				}
+				if !conflict(err) {
+					return Claim{}, l.fail("claim", key, err)
+				}
+				continue // renewed, released or taken meanwhile: look again
+			}
 			// Past the lease but not yet removed: the server's expiry is
-			// due any moment, so ask for a short wait.
+			// due any moment, so ask for a short wait. Created is the last
+			// write, so a renewed lease counts from its renewal.
 			c.Retry = max(e.Created().Add(theirs).Sub(l.now()), 100*time.Millisecond)
 		}
 		return c, nil
@@ -168,24 +207,52 @@ func (l *KV) Claim(ctx context.Context, key string, lease time.Duration) (Claim,
 	return Claim{}, l.fail("claim", key, errContended)
 }
 
-// A KV lease token is the random token written into the entry, "@", and
-// the revision Create gave the entry. Done, Dead and Release write against
-// that revision (compare-and-set) without reading the entry first: while
-// the revision is unchanged the entry is our lease; once it expired or was
-// replaced, the write fails and the lease is lost.
-func leaseToken(token string, rev uint64) string {
-	return token + "@" + strconv.FormatUint(rev, 10)
+// A KV lease token is the holder token written into the entry, "@", and
+// the revision the last write gave the entry. Renew, Done, Dead and
+// Release write against that revision (compare-and-set) without reading
+// the entry first: while the revision is unchanged the entry is our lease;
+// once it expired or was replaced, the write fails and the lease is lost.
+func leaseToken(holderTok string, rev uint64) string {
+	return holderTok + "@" + strconv.FormatUint(rev, 10)
 }
 
-// leaseRevision is the revision in a lease token; ok is false for a token
-// this ledger did not issue.
-func leaseRevision(token string) (rev uint64, ok bool) {
-	_, r, found := strings.Cut(token, "@")
-	if !found {
-		return 0, false
+// parseLeaseToken splits a lease token; ok is false for a token this
+// ledger did not issue. The revision follows the last '@' (an instance id
+// may hold one).
+func parseLeaseToken(token string) (holderTok string, rev uint64, ok bool) {
+	i := strings.LastIndexByte(token, '@')
+	if i <= 0 {
+		return "", 0, false
 	}
-	rev, err := strconv.ParseUint(r, 10, 64)
-	return rev, err == nil && rev > 0
+	rev, err := strconv.ParseUint(token[i+1:], 10, 64)
+	return token[:i], rev, err == nil && rev > 0
+}
+
+// leaseRevision is the revision in a lease token.
+func leaseRevision(token string) (uint64, bool) {
+	_, rev, ok := parseLeaseToken(token)
+	return rev, ok
+}
+
+// Renew implements Ledger: it rewrites the entry over its revision with a
+// fresh TTL (rounded up to whole seconds), so the token changes.
+func (l *KV) Renew(ctx context.Context, key, token string, lease time.Duration) (string, error) {
+	if err := checkLease("renew", key, lease); err != nil {
+		return "", err
+	}
+	holderTok, rev, ok := parseLeaseToken(token)
+	if !ok {
+		return "", leaseLost("renew", key)
+	}
+	lease = wholeSeconds(lease)
+	newRev, err := l.writeLease(ctx, encodeKey(key), []byte(processingValue(lease, holderTok)), rev, lease)
+	if err != nil {
+		if conflict(err) {
+			return "", leaseLost("renew", key) // expired (marker), finished or taken meanwhile
+		}
+		return "", l.fail("renew", key, err)
+	}
+	return leaseToken(holderTok, newRev), nil
 }
 
 // Done implements Ledger.

@@ -11,9 +11,16 @@
 // Lifecycle of one key:
 //
 //	(absent) --Claim--> processing --Done--> done  --(DoneTTL)--> (absent)
-//	                      |   |   \--Dead--> dead  --(DoneTTL)--> (absent)
-//	                      |   |                \----Reopen------> (absent)
+//	                  | ^ |   |   \--Dead--> dead  --(DoneTTL)--> (absent)
+//	            Renew \-/ |   |                \----Reopen------> (absent)
 //	                      |   \--Release / lease expiry--> (absent)
+//	                      \--Claim by the holder's next incarnation--> processing (taken over)
+//
+// Leases are short (seconds) and renewed by their holder while it works,
+// so a dead holder's lease lapses within seconds rather than minutes. A
+// lease records its Holder: a process that restarts under the same
+// instance id (a new boot id) takes over the leases its previous
+// incarnation left behind at once instead of waiting for them to lapse.
 package ledger
 
 import (
@@ -47,6 +54,59 @@ type Claim struct {
 	// Retry is, when another worker holds the lease, the time left on it:
 	// how long to wait (e.g. NakWithDelay) before trying again.
 	Retry time.Duration
+	// TookOver is set when the lease we took was still held by an earlier
+	// incarnation of our own instance (same Instance, another Boot).
+	TookOver bool
+}
+
+// Holder identifies who holds a lease.
+//
+// Instance is stable across restarts of one deployment slot: the single
+// binary's data directory, a pod's name. Two live processes must never
+// share it. Boot is new at every process start (NewHolder). A Claim whose
+// Instance matches the lease's holder and whose Boot differs comes from a
+// restarted process: the holder it finds is dead, so it takes the lease at
+// once. With the same Boot it is another goroutine of the same live
+// process and must wait like anyone else: the per-person lease exists to
+// serialise two events of one person inside one process. An empty
+// Instance never takes over.
+type Holder struct {
+	Instance string
+	Boot     string // no ':'
+}
+
+// NewHolder returns instance's holder for this process start (a random
+// boot id).
+func NewHolder(instance string) Holder { return Holder{Instance: instance, Boot: rand.Text()} }
+
+func (h Holder) check(key string) error {
+	if h.Boot == "" || strings.Contains(h.Boot, ":") {
+		return fmt.Errorf("ledger claim %q: boot id %q is empty or holds ':'", key, h.Boot)
+	}
+	return nil
+}
+
+// takesOver reports whether h may take a lease held by theirs: it is h's
+// own instance in an earlier process.
+func (h Holder) takesOver(theirs Holder) bool {
+	return h.Instance != "" && h.Instance == theirs.Instance && h.Boot != theirs.Boot
+}
+
+// holderToken is the part of a lease's stored value after the state
+// prefix (KV: after the lease duration): "<random>:<boot>:<instance>". The
+// instance goes last so it may hold any character.
+func holderToken(h Holder) string { return newToken() + ":" + h.Boot + ":" + h.Instance }
+
+// parseHolder reads the holder out of a holderToken; ok is false for a
+// value an older release wrote ("<random>" alone), which is then nobody's
+// to take over.
+func parseHolder(tok string) (h Holder, ok bool) {
+	_, rest, ok1 := strings.Cut(tok, ":")
+	boot, inst, ok2 := strings.Cut(rest, ":")
+	if !ok1 || !ok2 || boot == "" {
+		return Holder{}, false
+	}
+	return Holder{Instance: inst, Boot: boot}, true
 }
 
 // Acquired reports whether this Claim took the lease.
@@ -55,9 +115,15 @@ func (c Claim) Acquired() bool { return c.State == StateProcessing && c.Token !=
 // Ledger records, per key, whether an event is being applied, was applied,
 // or was dead-lettered.
 type Ledger interface {
-	// Claim takes the processing lease on key unless it is done, dead, or
-	// leased by someone else.
-	Claim(ctx context.Context, key string, lease time.Duration) (Claim, error)
+	// Claim takes the processing lease on key for h unless it is done,
+	// dead, or leased by someone else; a lease held by an earlier
+	// incarnation of h's instance is taken over (Claim.TookOver).
+	Claim(ctx context.Context, key string, lease time.Duration, h Holder) (Claim, error)
+	// Renew extends our lease to lease from now and returns the token to
+	// use from then on (the KV backend's token changes with every write).
+	// ErrLeaseLost means the lease lapsed or was taken: stop working on
+	// the key before the next outside write.
+	Renew(ctx context.Context, key, token string, lease time.Duration) (string, error)
 	// Done moves our lease to done, kept for the ledger's DoneTTL.
 	Done(ctx context.Context, key, token string) error
 	// Dead moves our lease to dead, kept for the ledger's DoneTTL.
@@ -84,7 +150,7 @@ type Versions interface {
 }
 
 var (
-	// ErrLeaseLost is returned by Done, Dead and Release when the lease
+	// ErrLeaseLost is returned by Renew, Done, Dead and Release when the lease
 	// expired or belongs to another token. Another worker may have claimed
 	// the key meanwhile; do not mark anything, let the redelivery decide.
 	ErrLeaseLost = errors.New("ledger: lease lost")
@@ -97,7 +163,7 @@ var (
 // and is transient: retry later.
 type StoreError struct {
 	Backend string // "redis" or "kv"
-	Op      string // "claim", "done", "dead", "release", "reopen", "get", "applied", "advance"
+	Op      string // "claim", "renew", "done", "dead", "release", "reopen", "get", "applied", "advance"
 	Key     string
 	Err     error
 }
@@ -116,9 +182,9 @@ func notDead(key string, s State) error {
 	return fmt.Errorf("ledger reopen %q: %w (it is %s)", key, ErrNotDead, s)
 }
 
-func checkLease(key string, lease time.Duration) error {
+func checkLease(op, key string, lease time.Duration) error {
 	if lease <= 0 {
-		return fmt.Errorf("ledger claim %q: lease %v is not positive", key, lease)
+		return fmt.Errorf("ledger %s %q: lease %v is not positive", op, key, lease)
 	}
 	return nil
 }

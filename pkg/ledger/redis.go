@@ -10,9 +10,11 @@ import (
 )
 
 // Redis is the production backend. A lease is `SET <prefix>l:<key>
-// processing:<token> NX PX <lease>`; Done, Dead and Release are Lua
-// compare-and-sets on that exact value, so a worker whose lease expired
-// can never overwrite a newer claim. Versions live under <prefix>v:<key>
+// processing:<token> NX PX <lease>`, the token being
+// "<random>:<boot>:<instance>"; Renew (PEXPIRE), Done, Dead and Release are
+// Lua compare-and-sets on that exact value, so a worker whose lease
+// expired can never overwrite a newer claim. Redis expires keys on its own
+// clock, so worker clocks never matter. Versions live under <prefix>v:<key>
 // without a TTL. Every operation is one round trip; works on Redis ≥ 6.
 type Redis struct {
 	rdb     *redis.Client
@@ -36,13 +38,32 @@ func NewRedis(rdb *redis.Client, prefix string, doneTTL time.Duration) *Redis {
 // The scripts return integers or strings, never a bare false (which
 // go-redis would surface as redis.Nil).
 var (
-	// KEYS[1] key; ARGV[1] value; ARGV[2] lease in ms.
-	// → {1} when set, else {0, current value, PTTL}.
+	// KEYS[1] key; ARGV[1] value; ARGV[2] lease in ms; ARGV[3] our
+	// instance, ARGV[4] our boot. → {1} when set, {2} when taken over from
+	// our instance's earlier boot, else {0, current value, PTTL}. The
+	// pattern mirrors holderToken: processing:<random>:<boot>:<instance>.
 	claimScript = redis.NewScript(`
 if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
   return {1}
 end
-return {0, redis.call('GET', KEYS[1]), redis.call('PTTL', KEYS[1])}`)
+local v = redis.call('GET', KEYS[1])
+if ARGV[3] ~= '' then
+  local boot, inst = string.match(v, '^processing:[^:]*:([^:]+):(.*)$')
+  if inst == ARGV[3] and boot ~= ARGV[4] then
+    redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+    return {2}
+  end
+end
+return {0, v, redis.call('PTTL', KEYS[1])}`)
+
+	// KEYS[1] key; ARGV[1] expected value; ARGV[2] lease in ms.
+	// → 1 when extended, else 0.
+	renewScript = redis.NewScript(`
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then
+  return 0
+end
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+return 1`)
 
 	// KEYS[1] key; ARGV[1] expected value; ARGV[2] new value; ARGV[3] TTL in
 	// ms, 0 for none. → 1 when swapped, else 0.
@@ -100,17 +121,21 @@ func (l *Redis) fail(op, key string, err error) error {
 func ms(d time.Duration) int64 { return int64((d + time.Millisecond - 1) / time.Millisecond) }
 
 // Claim implements Ledger.
-func (l *Redis) Claim(ctx context.Context, key string, lease time.Duration) (Claim, error) {
-	if err := checkLease(key, lease); err != nil {
+func (l *Redis) Claim(ctx context.Context, key string, lease time.Duration, h Holder) (Claim, error) {
+	if err := checkLease("claim", key, lease); err != nil {
 		return Claim{}, err
 	}
-	token := newToken()
-	res, err := claimScript.Run(ctx, l.rdb, []string{l.key(key)}, processingPrefix+token, ms(lease)).Slice()
+	if err := h.check(key); err != nil {
+		return Claim{}, err
+	}
+	token := holderToken(h)
+	res, err := claimScript.Run(ctx, l.rdb, []string{l.key(key)}, processingPrefix+token, ms(lease), h.Instance, h.Boot).Slice()
 	if err != nil {
 		return Claim{}, l.fail("claim", key, err)
 	}
 	if len(res) == 1 {
-		return Claim{State: StateProcessing, Token: token}, nil
+		took, _ := res[0].(int64)
+		return Claim{State: StateProcessing, Token: token, TookOver: took == 2}, nil
 	}
 	if len(res) != 3 {
 		return Claim{}, l.fail("claim", key, errors.New("unexpected script reply"))
@@ -126,6 +151,21 @@ func (l *Redis) Claim(ctx context.Context, key string, lease time.Duration) (Cla
 		c.Retry = max(time.Duration(pttl)*time.Millisecond, time.Millisecond)
 	}
 	return c, nil
+}
+
+// Renew implements Ledger; the token stays the same.
+func (l *Redis) Renew(ctx context.Context, key, token string, lease time.Duration) (string, error) {
+	if err := checkLease("renew", key, lease); err != nil {
+		return "", err
+	}
+	n, err := renewScript.Run(ctx, l.rdb, []string{l.key(key)}, processingPrefix+token, ms(lease)).Int()
+	if err != nil {
+		return "", l.fail("renew", key, err)
+	}
+	if n == 0 {
+		return "", leaseLost("renew", key)
+	}
+	return token, nil
 }
 
 // Done implements Ledger.

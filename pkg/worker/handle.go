@@ -19,10 +19,13 @@ import (
 )
 
 // errBusy: another worker holds this event's lease right now;
-// errPersonBusy: another event of the same person is being applied.
+// errPersonBusy: another event of the same person is being applied;
+// errLeaseLost: a lease could not be renewed, so the apply stopped before
+// its next write (someone else may hold it now).
 var (
 	errBusy       = errors.New("event is being handled by another worker")
 	errPersonBusy = errors.New("another event of this person is being applied")
+	errLeaseLost  = errors.New("lease lost: apply stopped before the next write")
 )
 
 // personBusyRetry is how soon to look again when the person is busy: their
@@ -34,7 +37,7 @@ func (w *Worker) ledgerKey(d *Delivery) string { return w.cfg.App + ":" + d.Even
 // handle converges the app for one event, exactly once in effect.
 func (w *Worker) handle(ctx context.Context, d *Delivery) (err error) {
 	key := w.ledgerKey(d)
-	claim, err := w.cfg.Ledger.Claim(ctx, key, w.cfg.Lease)
+	claim, err := w.cfg.Ledger.Claim(ctx, key, w.cfg.Lease, w.cfg.Holder)
 	if err != nil {
 		return fmt.Errorf("ledger: %w", err)
 	}
@@ -43,7 +46,7 @@ func (w *Worker) handle(ctx context.Context, d *Delivery) (err error) {
 		if err := w.cfg.Ledger.Reopen(ctx, key); err != nil {
 			return fmt.Errorf("ledger reopen: %w", err)
 		}
-		if claim, err = w.cfg.Ledger.Claim(ctx, key, w.cfg.Lease); err != nil {
+		if claim, err = w.cfg.Ledger.Claim(ctx, key, w.cfg.Lease, w.cfg.Holder); err != nil {
 			return fmt.Errorf("ledger: %w", err)
 		}
 	}
@@ -70,16 +73,27 @@ func (w *Worker) handle(ctx context.Context, d *Delivery) (err error) {
 	// app and finish in the wrong order. The stale check below then orders
 	// them.
 	pkey := w.cfg.App + ":person:" + keyOrUnknown(d.Event.Employee.ID)
-	person, err := w.cfg.Ledger.Claim(ctx, pkey, w.cfg.Lease)
+	person, err := w.cfg.Ledger.Claim(ctx, pkey, w.cfg.Lease, w.cfg.Holder)
 	if err != nil {
 		return fmt.Errorf("ledger: %w", err)
 	}
 	if !person.Acquired() {
 		return connector.RetryAfter(personBusyRetry, errPersonBusy)
 	}
-	defer func() { _ = w.cfg.Ledger.Release(ctx, pkey, person.Token) }()
+	if claim.TookOver || person.TookOver {
+		d.Log.Info().Bool("event_lease", claim.TookOver).Bool("person_lease", person.TookOver).
+			Msg("took over a lease left by this instance's previous run")
+	}
+	ptoken := person.Token
+	hb := w.heartbeat(ctx, d, []heldLease{{pkey, &ptoken}, {key, &d.token}})
+	defer func() { _ = w.cfg.Ledger.Release(ctx, pkey, ptoken) }()
+	defer hb.stop() // before the releases: they need the last tokens
 
-	outcome, err := w.converge(ctx, d)
+	outcome, err := w.converge(hb.ctx, d)
+	hb.stop()
+	if cause := context.Cause(hb.ctx); err != nil && errors.Is(cause, errLeaseLost) && !errors.Is(err, errLeaseLost) {
+		return fmt.Errorf("%w (%v)", cause, err) // a vendor call cut short by the lost lease
+	}
 	if err != nil {
 		return err
 	}
@@ -93,6 +107,80 @@ func (w *Worker) handle(ctx context.Context, d *Delivery) (err error) {
 	}
 	d.outcome, d.token = outcome, ""
 	return nil
+}
+
+// heldLease is one lease a delivery holds: its key and where its current
+// token lives (the KV ledger's token changes at every renewal).
+type heldLease struct {
+	key   string
+	token *string
+}
+
+// heartbeat keeps a delivery's leases alive while it is handled.
+type heartbeat struct {
+	ctx    context.Context // the apply's: cancelled with errLeaseLost when a lease is lost
+	cancel context.CancelCauseFunc
+	quit   chan struct{}
+	done   chan struct{}
+	once   sync.Once
+}
+
+// heartbeat renews leases every Lease/3 and marks the message in progress,
+// so a live handler keeps its leases and its message however long the
+// vendor takes, while a dead one's lapse within Lease. When a lease is
+// lost, or cannot be renewed for 2/3 of a lease (the store is unreachable
+// and the lease may lapse before the next try), it cancels hb.ctx with
+// errLeaseLost: the pace hook then refuses the next vendor write. The
+// tokens are written only by the heartbeat goroutine until stop returns.
+func (w *Worker) heartbeat(ctx context.Context, d *Delivery, leases []heldLease) *heartbeat {
+	hb := &heartbeat{quit: make(chan struct{}), done: make(chan struct{})}
+	hb.ctx, hb.cancel = context.WithCancelCause(ctx)
+	every := w.cfg.Lease / 3
+	go func() {
+		defer close(hb.done)
+		t := time.NewTicker(every)
+		defer t.Stop()
+		renewed := time.Now()
+		for {
+			select {
+			case <-hb.quit:
+				return
+			case <-t.C:
+			}
+			_ = d.Msg.InProgress()
+			ok := true
+			for _, l := range leases {
+				rctx, cancel := context.WithTimeout(ctx, every)
+				tok, err := w.cfg.Ledger.Renew(rctx, l.key, *l.token, w.cfg.Lease)
+				cancel()
+				switch {
+				case err == nil:
+					*l.token = tok
+				case errors.Is(err, ledger.ErrLeaseLost):
+					w.metrics.leasesLost.Inc()
+					hb.cancel(fmt.Errorf("%w: %s", errLeaseLost, l.key))
+					return
+				default:
+					ok = false
+					d.Log.Warn().Err(err).Str("lease", l.key).Msg("lease renewal failed; retrying")
+				}
+			}
+			if ok {
+				renewed = time.Now()
+			} else if time.Since(renewed) >= w.cfg.Lease*2/3 {
+				w.metrics.leasesLost.Inc()
+				hb.cancel(fmt.Errorf("%w: not renewed for %v", errLeaseLost, time.Since(renewed).Round(time.Millisecond)))
+				return
+			}
+		}
+	}()
+	return hb
+}
+
+// stop ends the heartbeat and waits for it, so the tokens are final.
+func (hb *heartbeat) stop() {
+	hb.once.Do(func() { close(hb.quit) })
+	<-hb.done
 }
 
 // converge plans and applies; it returns the outcome.
@@ -144,6 +232,9 @@ func (w *Worker) converge(ctx context.Context, d *Delivery) (string, error) {
 	}
 
 	pace := func(ctx context.Context) error {
+		if ctx.Err() != nil {
+			return context.Cause(ctx) // e.g. the lease was lost: no further write
+		}
 		if w.cfg.Limiter == nil {
 			return nil
 		}
@@ -153,6 +244,9 @@ func (w *Worker) converge(ctx context.Context, d *Delivery) (string, error) {
 		w.metrics.limiterWait.Observe(waited.Seconds())
 		if waited > w.cfg.AckWait/10 {
 			_ = d.Msg.InProgress() // a long wait must not look like a hung handler
+		}
+		if err == nil && ctx.Err() != nil {
+			return context.Cause(ctx) // lost while waiting for the pacer
 		}
 		return err
 	}
@@ -260,7 +354,7 @@ func (w *Worker) rememberAccount(ctx context.Context, employeeID, id string) {
 func (w *Worker) markDead(ctx context.Context, d *Delivery) {
 	key := w.ledgerKey(d)
 	if d.token == "" {
-		claim, err := w.cfg.Ledger.Claim(ctx, key, w.cfg.Lease)
+		claim, err := w.cfg.Ledger.Claim(ctx, key, w.cfg.Lease, w.cfg.Holder)
 		if err != nil || !claim.Acquired() {
 			return
 		}

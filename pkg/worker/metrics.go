@@ -19,6 +19,7 @@ type Metrics struct {
 	lag         *prometheus.GaugeVec
 	deadLetters *prometheus.GaugeVec
 	heldNow     *prometheus.GaugeVec
+	leasesLost  *prometheus.CounterVec
 }
 
 var outcomes = []string{"applied", "noop", "duplicate", "stale", "held", "dead_lettered", "retry"}
@@ -62,7 +63,11 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		Name: "keycard_worker_held_pending",
 		Help: "Deactivations held by the blast-radius guard and not yet released or rejected.",
 	}, []string{"app"})
-	reg.MustRegister(m.events, m.duration, m.endToEnd, m.held, m.limiterWait, m.lag, m.deadLetters, m.heldNow)
+	m.leasesLost = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "keycard_worker_leases_lost_total",
+		Help: "Applies stopped because a ledger lease could not be renewed (lost, or the store unreachable for 2/3 of a lease).",
+	}, []string{"app"})
+	reg.MustRegister(m.events, m.duration, m.endToEnd, m.held, m.limiterWait, m.lag, m.deadLetters, m.heldNow, m.leasesLost)
 	return m
 }
 
@@ -77,6 +82,7 @@ type appMetrics struct {
 	lag         prometheus.Gauge
 	deadLetters prometheus.Gauge
 	heldNow     prometheus.Gauge
+	leasesLost  prometheus.Counter
 }
 
 func (m *Metrics) forApp(app string) *appMetrics {
@@ -87,7 +93,8 @@ func (m *Metrics) forApp(app string) *appMetrics {
 	}
 	return &appMetrics{app: app, m: m, duration: m.duration.WithLabelValues(app), endToEnd: m.endToEnd.WithLabelValues(app),
 		held: m.held.WithLabelValues(app), limiterWait: m.limiterWait.WithLabelValues(app),
-		lag: m.lag.WithLabelValues(app), deadLetters: m.deadLetters.WithLabelValues(app), heldNow: m.heldNow.WithLabelValues(app)}
+		lag: m.lag.WithLabelValues(app), deadLetters: m.deadLetters.WithLabelValues(app), heldNow: m.heldNow.WithLabelValues(app),
+		leasesLost: m.leasesLost.WithLabelValues(app)}
 }
 
 func (a *appMetrics) observe(kind, outcome string, took time.Duration, occurred, now time.Time) {

@@ -45,12 +45,27 @@ type Config struct {
 	Limiter   Limiter
 	Guard     GuardLimits
 
-	Concurrency int           // messages handled at once; default 64
-	Lease       time.Duration // ledger lease; default 2m
-	AckWait     time.Duration // default 1m
-	MaxDeliver  int           // deliveries before a transient failure is dead-lettered; default 12
-	RetryBase   time.Duration // first NAK delay, doubling; default 1s
-	RetryMax    time.Duration // default 5m
+	Concurrency int // messages handled at once; default 64
+	// Lease is how long the event's and the person's ledger leases last
+	// without renewal; the handler renews both every Lease/3 while it
+	// works, so a dead holder's leases lapse within Lease. Default 5s.
+	Lease time.Duration
+	// AckWait is the consumer's; the lease heartbeat also marks the message
+	// in progress, so only a dead handler's message is redelivered, after
+	// AckWait (sooner if a killed embedded server lost its record of the
+	// deliveries: then Holder's takeover matters). At least 2 × Lease, so several missed
+	// heartbeats pass before a live handler's message is redelivered; it
+	// also bounds one handling, and how soon a dead handler's message comes
+	// back. Default 10s.
+	AckWait time.Duration
+	// Holder names this process in its leases (ledger.NewHolder with a
+	// stable instance id): a restart under the same instance id takes over
+	// what its previous incarnation left at once. Default: a holder with
+	// no instance, whose leases only lapse.
+	Holder     ledger.Holder
+	MaxDeliver int           // deliveries before a transient failure is dead-lettered; default 12
+	RetryBase  time.Duration // first NAK delay, doubling; default 1s
+	RetryMax   time.Duration // default 5m
 	// InProcess bounds the quick in-process retries of one delivery before
 	// it is NAKed with a delay; default 10s.
 	InProcess time.Duration
@@ -62,10 +77,13 @@ func (c *Config) defaults() {
 		c.Concurrency = 64
 	}
 	if c.Lease <= 0 {
-		c.Lease = 2 * time.Minute
+		c.Lease = 5 * time.Second
 	}
 	if c.AckWait <= 0 {
-		c.AckWait = time.Minute
+		c.AckWait = max(10*time.Second, 2*c.Lease)
+	}
+	if c.Holder.Boot == "" {
+		c.Holder = ledger.NewHolder(c.Holder.Instance)
 	}
 	if c.MaxDeliver <= 0 {
 		c.MaxDeliver = 12
@@ -101,6 +119,9 @@ type Worker struct {
 // New prepares a worker; the streams must exist (streams.Ensure).
 func New(ctx context.Context, js jetstream.JetStream, cfg Config, log zerolog.Logger, m *Metrics) (*Worker, error) {
 	cfg.defaults()
+	if cfg.AckWait < 2*cfg.Lease {
+		return nil, fmt.Errorf("worker %s: ack wait %v is under twice the lease %v: a redelivery would race the live holder", cfg.App, cfg.AckWait, cfg.Lease)
+	}
 	accounts, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
 		Bucket: "accounts", Description: "Each person's account id in each app", Storage: jetstream.FileStorage,
 	})
@@ -156,13 +177,16 @@ func (w *Worker) Run(ctx context.Context) error {
 // setting its pull up again if the client ends it (e.g. a consumer not
 // yet recovered after a server restart).
 //
-// One pull per durable feeds a pool of handlers: many events in flight
-// per app is what lets a coalescing connector put many joiners in one
-// group write, and it costs no more pull subscriptions. A message is taken
-// from the pull only when a handler is free, and the client buffers a few
-// (prefetch), so none waits past AckWait behind slow ones.
+// One durable feeds a pool of handlers: many events in flight per app is
+// what lets a coalescing connector put many joiners in one group write.
+// A message is pulled only for a free handler (each fetch asks for as many
+// as there are free slots), never into a buffer: a buffered message's
+// AckWait runs with nobody renewing it, and behind a rate-limited app it
+// would be redelivered while it waited.
 func (w *Worker) consume(ctx context.Context, stream string, cfg jetstream.ConsumerConfig, concurrency int) {
-	prefetch := min(concurrency, 16)
+	slots := make(chan struct{}, concurrency)
+	var inflight sync.WaitGroup
+	defer inflight.Wait()
 	for ctx.Err() == nil {
 		cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		cons, err := w.js.CreateOrUpdateConsumer(cctx, stream, cfg)
@@ -172,44 +196,83 @@ func (w *Worker) consume(ctx context.Context, stream string, cfg jetstream.Consu
 			sleep(ctx, time.Second)
 			continue
 		}
-		it, err := cons.Messages(jetstream.PullMaxMessages(prefetch), jetstream.PullExpiry(30*time.Second),
-			jetstream.WithMessagesErrOnMissingHeartbeat(false))
-		if err != nil {
-			w.log.Warn().Err(err).Str("consumer", cfg.Durable).Msg("consume: will retry")
-			sleep(ctx, time.Second)
-			continue
-		}
-		// Shutting down drains: messages already buffered are still
-		// handed out, then Next reports the iterator closed.
-		stop := context.AfterFunc(ctx, it.Drain)
-		slots := make(chan struct{}, concurrency)
-		var inflight sync.WaitGroup
-		for {
-			slots <- struct{}{}
-			msg, err := it.Next()
+		for ctx.Err() == nil {
+			n := reserve(ctx, slots, fetchBatch)
+			if n == 0 {
+				break
+			}
+			// The fetch ends with ctx: messages it already received are
+			// still handed out, the rest stay with the server.
+			fctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+			batch, err := cons.Fetch(n, jetstream.FetchContext(fctx))
 			if err != nil {
-				<-slots
-				if ctx.Err() == nil && !errors.Is(err, jetstream.ErrMsgIteratorClosed) {
-					w.log.Warn().Err(err).Str("consumer", cfg.Durable).Msg("consume")
-				}
+				cancel()
+				release(slots, n)
+				w.log.Warn().Err(err).Str("consumer", cfg.Durable).Msg("fetch: will retry")
+				sleep(ctx, time.Second)
 				break
 			}
 			inflight.Go(func() {
-				defer func() { <-slots }()
-				// A message already received finishes even while shutting
-				// down: its ledger and audit writes must not see the
-				// cancelled context, or it would wait out its lease.
-				hctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), w.cfg.AckWait)
 				defer cancel()
-				w.process(hctx, msg)
+				got := 0
+				for msg := range batch.Messages() {
+					got++
+					inflight.Go(func() {
+						defer release(slots, 1)
+						w.handleMsg(ctx, msg)
+					})
+				}
+				release(slots, n-got)
+				if err := batch.Error(); err != nil && ctx.Err() == nil && !errors.Is(err, context.DeadlineExceeded) {
+					w.log.Warn().Err(err).Str("consumer", cfg.Durable).Msg("fetch")
+				}
 			})
 		}
-		stop()
-		it.Stop()
-		inflight.Wait()
-		sleep(ctx, time.Second)
 	}
 }
+
+// fetchBatch caps one fetch, so free handlers are shared between several
+// outstanding pulls rather than all promised to one.
+const fetchBatch = 16
+
+// reserve blocks for one free slot (0 once ctx is done), then takes up to
+// limit-1 more that are free now.
+func reserve(ctx context.Context, slots chan struct{}, limit int) int {
+	select {
+	case slots <- struct{}{}:
+	case <-ctx.Done():
+		return 0
+	}
+	n := 1
+	for n < limit {
+		select {
+		case slots <- struct{}{}:
+			n++
+		default:
+			return n
+		}
+	}
+	return n
+}
+
+func release(slots chan struct{}, n int) {
+	for range n {
+		<-slots
+	}
+}
+
+// handleMsg processes one message. A message already received finishes
+// even while shutting down: its ledger and audit writes must not see the
+// cancelled context, or it would wait out its lease. The lease heartbeat
+// keeps the message in progress, so the bound is for a hung vendor only.
+func (w *Worker) handleMsg(ctx context.Context, msg jetstream.Msg) {
+	hctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), maxHandle)
+	defer cancel()
+	w.process(hctx, msg)
+}
+
+// maxHandle bounds one handling (the pre-lease AckWait default).
+const maxHandle = time.Minute
 
 func sleep(ctx context.Context, d time.Duration) {
 	t := time.NewTimer(d)

@@ -62,7 +62,7 @@ func newHarness(t *testing.T, edit func(*Config)) *harness {
 	}
 	h := &harness{js: js, app: connector.NewMemory(), ledger: l}
 	cfg := Config{App: app, Connector: h.app, Evaluate: evaluate, Ledger: l, Versions: l,
-		Lease: 2 * time.Second, AckWait: 2 * time.Second, RetryBase: 50 * time.Millisecond, RetryMax: 200 * time.Millisecond,
+		Lease: time.Second, AckWait: 3 * time.Second, RetryBase: 50 * time.Millisecond, RetryMax: 200 * time.Millisecond,
 		InProcess: 300 * time.Millisecond, MaxDeliver: 5}
 	if edit != nil {
 		edit(&cfg)
@@ -306,7 +306,7 @@ func TestCrashedHolderAppliesOnce(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, nil)
 	hire := ev(event.Hired, 1, employee("6", "Engineering"))
-	claim, err := h.ledger.Claim(context.Background(), app+":"+hire.ID, 2*time.Second)
+	claim, err := h.ledger.Claim(context.Background(), app+":"+hire.ID, 2*time.Second, ledger.NewHolder("another-instance"))
 	if err != nil || !claim.Acquired() {
 		t.Fatalf("claim: %+v %v", claim, err)
 	}

@@ -5,11 +5,14 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"crypto/rand"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 	"time"
 
@@ -81,6 +84,13 @@ func run(ctx context.Context, stdout io.Writer) error {
 		rt.Log.Warn().Msg("BambooHR API not configured (BAMBOOHR_API_KEY, BAMBOOHR_COMPANY): " +
 			"deliveries are stored in HR_INBOX and normalized once it is")
 	}
+	if pol != nil && cfg.InstanceID == "" && cfg.NATSURL == "" {
+		// The ledger lives in this data directory, so the directory is the
+		// instance: a restart on it takes its own leases over at once.
+		if cfg.InstanceID, err = instanceID(cfg.DataDir); err != nil {
+			return err
+		}
+	}
 	if pol != nil {
 		parts = append(parts, func(ctx context.Context) error {
 			return workers.Serve(ctx, rt.JS, pol, cfg.WorkerSettings, cfg.StreamReplicas, rt.Log.With().Str("component", "worker").Logger(), rt.Registry)
@@ -91,6 +101,24 @@ func run(ctx context.Context, stdout io.Writer) error {
 	err = rt.Run(ctx, parts...)
 	rt.Log.Info().Err(err).Msg("keycard stopped")
 	return err
+}
+
+// instanceID reads the instance id kept in dataDir, creating it on first
+// use. A random id rather than host + path: a data directory moved to
+// another machine carries its ledger, and so its leases, with it.
+func instanceID(dataDir string) (string, error) {
+	file := filepath.Join(dataDir, "instance-id")
+	if b, err := os.ReadFile(file); err == nil && len(bytes.TrimSpace(b)) > 0 {
+		return string(bytes.TrimSpace(b)), nil
+	}
+	if err := os.MkdirAll(dataDir, 0o750); err != nil {
+		return "", fmt.Errorf("data directory: %w", err)
+	}
+	id := "keycard-" + rand.Text()
+	if err := os.WriteFile(file, []byte(id+"\n"), 0o600); err != nil {
+		return "", fmt.Errorf("instance id: %w", err)
+	}
+	return id, nil
 }
 
 // embedded starts a NATS server inside this process and connects to it.

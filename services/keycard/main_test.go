@@ -365,3 +365,20 @@ func TestDemoRefusedWithRealTenant(t *testing.T) {
 		t.Fatalf("run = %v, want a refusal", err)
 	}
 }
+
+// The single binary's instance id is its data directory's: the same after
+// a restart, another for another directory.
+func TestInstanceIDKeptInDataDir(t *testing.T) {
+	dir := t.TempDir()
+	first, err := instanceID(dir)
+	if err != nil || first == "" {
+		t.Fatalf("instanceID = %q, %v", first, err)
+	}
+	again, err := instanceID(dir)
+	if err != nil || again != first {
+		t.Fatalf("after a restart instanceID = %q, %v; want %q", again, err, first)
+	}
+	if other, err := instanceID(t.TempDir()); err != nil || other == first {
+		t.Fatalf("another data directory's instanceID = %q, %v; want a different one", other, err)
+	}
+}

@@ -42,6 +42,10 @@ func Run(t *testing.T, newLedger func(t *testing.T) (ledger.Ledger, ledger.Versi
 		{"DeadReopenClaim", testDeadReopen},
 		{"ReopenNotDead", testReopenNotDead},
 		{"InvalidLease", testInvalidLease},
+		{"RenewKeepsLease", testRenewKeepsLease},
+		{"RenewLost", testRenewLost},
+		{"Takeover", testTakeover},
+		{"ConcurrentTakeover", testConcurrentTakeover},
 		{"DoneTTL", testDoneTTL},
 		{"VersionsSequence", testVersionsSequence},
 		{"VersionsConcurrent", testVersionsConcurrent},
@@ -125,7 +129,7 @@ func testConcurrentClaims(t *testing.T, l ledger.Ledger, _ ledger.Versions) {
 			for i := range n {
 				wg.Go(func() {
 					<-start
-					claims[i], errs[i] = l.Claim(ctx, tt.key, lease)
+					claims[i], errs[i] = l.Claim(ctx, tt.key, lease, ledger.NewHolder(""))
 				})
 			}
 			close(start)
@@ -284,11 +288,192 @@ func testReopenNotDead(t *testing.T, l ledger.Ledger, _ ledger.Versions) {
 
 func testInvalidLease(t *testing.T, l ledger.Ledger, _ ledger.Versions) {
 	for _, d := range []time.Duration{0, -time.Second} {
-		if c, err := l.Claim(t.Context(), "app:invalid", d); err == nil {
+		if c, err := l.Claim(t.Context(), "app:invalid", d, ledger.NewHolder("")); err == nil {
 			t.Fatalf("Claim with lease %v = %+v; want an error", d, c)
 		}
 	}
+	for _, h := range []ledger.Holder{{Instance: "i"}, {Instance: "i", Boot: "a:b"}} {
+		if c, err := l.Claim(t.Context(), "app:invalid", lease, h); err == nil {
+			t.Fatalf("Claim by %+v = %+v; want an error (boot id empty or with ':')", h, c)
+		}
+	}
 	wantAbsent(t, l, "app:invalid")
+}
+
+// A lease renewed before it ends outlives its duration many times over
+// and nobody else may take it meanwhile; once renewals stop it lapses
+// within about a lease, and its last token is then lost.
+func testRenewKeepsLease(t *testing.T, l ledger.Ledger, _ ledger.Versions) {
+	ctx := t.Context()
+	const key = "app:renewed"
+	other := ledger.NewHolder("other-instance")
+	c := claimAs(t, l, key, shortLease, ledger.NewHolder("holder"))
+	token := c.Token
+	start := time.Now()
+	for time.Since(start) < 3*shortLease {
+		time.Sleep(shortLease / 4)
+		var err error
+		if token, err = l.Renew(ctx, key, token, shortLease); err != nil {
+			t.Fatalf("Renew after %v: %v", time.Since(start), err)
+		}
+		if got := claimAs(t, l, key, lease, other); got.Acquired() || got.State != ledger.StateProcessing || got.Retry <= 0 {
+			t.Fatalf("Claim by another during a renewed lease (after %v) = %+v; want processing with a Retry", time.Since(start), got)
+		}
+	}
+	stopped := time.Now()
+	next := eventually(t, 3*time.Second, func() (ledger.Claim, bool) {
+		c := claimAs(t, l, key, lease, other)
+		return c, c.Acquired()
+	})
+	if lapse := time.Since(stopped); lapse > shortLease+1500*time.Millisecond {
+		t.Fatalf("lease lapsed %v after the last renewal; want about %v", lapse, shortLease)
+	}
+	if _, err := l.Renew(ctx, key, token, shortLease); !errors.Is(err, ledger.ErrLeaseLost) {
+		t.Fatalf("Renew of the lapsed lease = %v; want ErrLeaseLost", err)
+	}
+	if err := l.Done(ctx, key, next.Token); err != nil {
+		t.Fatalf("Done by the new holder: %v", err)
+	}
+}
+
+func testRenewLost(t *testing.T, l ledger.Ledger, _ ledger.Versions) {
+	ctx := t.Context()
+	tests := []struct {
+		name  string
+		after func(key, token string) string // returns the token to renew with
+		want  ledger.State                   // state left afterwards; "" for absent
+	}{
+		{"another token", func(string, string) string { return "no-such-token" }, ledger.StateProcessing},
+		{"released", func(key, tok string) string { mustOK(t, l.Release(ctx, key, tok)); return tok }, ""},
+		{"done", func(key, tok string) string { mustOK(t, l.Done(ctx, key, tok)); return tok }, ledger.StateDone},
+		{"dead", func(key, tok string) string { mustOK(t, l.Dead(ctx, key, tok)); return tok }, ledger.StateDead},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			key := "app:renew-lost-" + tt.name
+			c := claim(t, l, key, lease)
+			tok := tt.after(key, c.Token)
+			if _, err := l.Renew(ctx, key, tok, lease); !errors.Is(err, ledger.ErrLeaseLost) {
+				t.Fatalf("Renew = %v; want ErrLeaseLost", err)
+			}
+			if tt.want == "" {
+				wantAbsent(t, l, key)
+			} else {
+				wantState(t, l, key, tt.want)
+			}
+		})
+	}
+	if _, err := l.Renew(ctx, "app:renew-never-claimed", "no-such-token", lease); !errors.Is(err, ledger.ErrLeaseLost) {
+		t.Fatalf("Renew of a key never claimed = %v; want ErrLeaseLost", err)
+	}
+	c := claim(t, l, "app:renew-invalid", lease)
+	if _, err := l.Renew(ctx, "app:renew-invalid", c.Token, 0); err == nil || errors.Is(err, ledger.ErrLeaseLost) {
+		t.Fatalf("Renew with lease 0 = %v; want an invalid-argument error", err)
+	}
+}
+
+// A restarted process (same instance, new boot) takes its previous
+// incarnation's lease at once; the same process (same boot), another
+// instance, or no instance at all must wait; a finished key stays
+// finished.
+func testTakeover(t *testing.T, l ledger.Ledger, _ ledger.Versions) {
+	ctx := t.Context()
+	const inst = "pod-0:/data@host%1" // ':' '@' '%' must not confuse the stored value
+	tests := []struct {
+		name     string
+		holder   ledger.Holder
+		by       ledger.Holder
+		finish   bool
+		takeOver bool
+	}{
+		{"restarted process", ledger.Holder{Instance: inst, Boot: "boot1"}, ledger.Holder{Instance: inst, Boot: "boot2"}, false, true},
+		{"same process", ledger.Holder{Instance: inst, Boot: "boot1"}, ledger.Holder{Instance: inst, Boot: "boot1"}, false, false},
+		{"another instance", ledger.Holder{Instance: inst, Boot: "boot1"}, ledger.Holder{Instance: inst + "x", Boot: "boot2"}, false, false},
+		{"instance prefix", ledger.Holder{Instance: inst + "x", Boot: "boot1"}, ledger.Holder{Instance: inst, Boot: "boot2"}, false, false},
+		{"no instance", ledger.Holder{Boot: "boot1"}, ledger.Holder{Boot: "boot2"}, false, false},
+		{"done", ledger.Holder{Instance: inst, Boot: "boot1"}, ledger.Holder{Instance: inst, Boot: "boot2"}, true, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			key := "app:takeover-" + tt.name
+			first := claimAs(t, l, key, lease, tt.holder)
+			if !first.Acquired() || first.TookOver {
+				t.Fatalf("first Claim = %+v; want acquired, not taken over", first)
+			}
+			if tt.finish {
+				mustOK(t, l.Done(ctx, key, first.Token))
+			}
+			got := claimAs(t, l, key, lease, tt.by)
+			switch {
+			case tt.takeOver:
+				if !got.Acquired() || !got.TookOver || got.Token == first.Token {
+					t.Fatalf("Claim by the restarted holder = %+v; want taken over with a new token", got)
+				}
+				if _, err := l.Renew(ctx, key, first.Token, lease); !errors.Is(err, ledger.ErrLeaseLost) {
+					t.Fatalf("Renew by the old incarnation = %v; want ErrLeaseLost", err)
+				}
+				if err := l.Done(ctx, key, first.Token); !errors.Is(err, ledger.ErrLeaseLost) {
+					t.Fatalf("Done by the old incarnation = %v; want ErrLeaseLost", err)
+				}
+				tok, err := l.Renew(ctx, key, got.Token, lease)
+				if err != nil {
+					t.Fatalf("Renew by the new holder: %v", err)
+				}
+				mustOK(t, l.Done(ctx, key, tok))
+			case tt.finish:
+				if got != (ledger.Claim{State: ledger.StateDone}) {
+					t.Fatalf("Claim on a done key = %+v; want {State: done}", got)
+				}
+			default:
+				if got.Acquired() || got.TookOver || got.State != ledger.StateProcessing || got.Retry <= 0 || got.Retry > lease {
+					t.Fatalf("Claim = %+v; want processing by another, 0 < Retry ≤ %v", got, lease)
+				}
+				mustOK(t, l.Done(ctx, key, first.Token)) // the holder still has it
+			}
+		})
+	}
+}
+
+// Many goroutines of one restarted process race to take over one lease:
+// exactly one wins, the rest see it held by their own live process.
+func testConcurrentTakeover(t *testing.T, l ledger.Ledger, _ ledger.Versions) {
+	ctx := t.Context()
+	const key, n = "app:takeover-race", 50
+	claimAs(t, l, key, lease, ledger.Holder{Instance: "i", Boot: "old"})
+	restarted := ledger.Holder{Instance: "i", Boot: "new"}
+	claims := make([]ledger.Claim, n)
+	errs := make([]error, n)
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			<-start
+			claims[i], errs[i] = l.Claim(ctx, key, lease, restarted)
+		})
+	}
+	close(start)
+	wg.Wait()
+	won := 0
+	for i, c := range claims {
+		if errs[i] != nil {
+			t.Fatalf("Claim %d: %v", i, errs[i])
+		}
+		if c.Acquired() {
+			won++
+		}
+	}
+	if won != 1 {
+		t.Fatalf("%d of %d concurrent takeovers acquired; want exactly 1", won, n)
+	}
+}
+
+func mustOK(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
 }
 
 func testDoneTTL(t *testing.T, l ledger.Ledger, _ ledger.Versions) {
@@ -428,9 +613,16 @@ func testVersionsConcurrent(t *testing.T, _ ledger.Ledger, v ledger.Versions) {
 	}
 }
 
+// claim claims key for a holder of its own with no instance (it never
+// takes anything over).
 func claim(t *testing.T, l ledger.Ledger, key string, d time.Duration) ledger.Claim {
 	t.Helper()
-	c, err := l.Claim(t.Context(), key, d)
+	return claimAs(t, l, key, d, ledger.NewHolder(""))
+}
+
+func claimAs(t *testing.T, l ledger.Ledger, key string, d time.Duration, h ledger.Holder) ledger.Claim {
+	t.Helper()
+	c, err := l.Claim(t.Context(), key, d, h)
 	if err != nil {
 		t.Fatalf("Claim(%q): %v", key, err)
 	}

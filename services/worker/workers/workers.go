@@ -41,6 +41,18 @@ type Settings struct {
 	WorkerConcurrency int           `envconfig:"KEYCARD_WORKER_CONCURRENCY" default:"64"`
 	WorkerMaxDeliver  int           `envconfig:"KEYCARD_WORKER_MAX_DELIVER" default:"12"`
 	LedgerTTL         time.Duration `envconfig:"KEYCARD_LEDGER_TTL" default:"2880h"` // 120 days: longer than any replay
+	// Lease is the event and per-person lease, renewed every third of it
+	// while an event is applied: a dead process's leases lapse this soon.
+	Lease time.Duration `envconfig:"KEYCARD_WORKER_LEASE" default:"5s"`
+	// AckWait is the consumers' (≥ 2 × Lease): how soon a dead process's
+	// unacknowledged events are handed out again.
+	AckWait time.Duration `envconfig:"KEYCARD_WORKER_ACK_WAIT" default:"10s"`
+	// InstanceID names this process in its leases and must stay the same
+	// across its restarts and differ between live processes: a restart
+	// takes over what its previous run left at once. Empty: the host name
+	// (a pod's name); the single binary with its embedded NATS keeps a
+	// generated one in its data directory.
+	InstanceID string `envconfig:"KEYCARD_INSTANCE_ID"`
 }
 
 // LoadPolicy loads and checks KEYCARD_CONFIG; call it before anything
@@ -93,6 +105,16 @@ func Serve(ctx context.Context, js jetstream.JetStream, cfg *policy.Config, s Se
 		log.Info().Msg("ledger in JetStream KV, pacing in process (set REDIS_URL to share them between replicas)")
 	}
 
+	instance := s.InstanceID
+	if instance == "" {
+		if instance, err = os.Hostname(); err != nil {
+			return fmt.Errorf("KEYCARD_INSTANCE_ID is not set and the host name is unknown: %w", err)
+		}
+	}
+	// One boot id for the whole process: every app's worker is this run.
+	holder := ledger.NewHolder(instance)
+	log.Info().Str("instance", instance).Dur("lease", s.Lease).Dur("ack_wait", s.AckWait).Msg("ledger leases")
+
 	metrics := worker.NewMetrics(reg)
 	g, gctx := errgroup.WithContext(ctx)
 	for _, a := range apps {
@@ -114,6 +136,7 @@ func Serve(ctx context.Context, js jetstream.JetStream, cfg *policy.Config, s Se
 			Ledger: led, Versions: vers, Limiter: pace,
 			Guard:       worker.GuardLimits{MaxDeactivations: a.Guard.MaxDeactivations, MaxShare: a.Guard.MaxShare, Window: a.Guard.Window},
 			Concurrency: s.WorkerConcurrency, MaxDeliver: s.WorkerMaxDeliver,
+			Lease: s.Lease, AckWait: s.AckWait, Holder: holder,
 		}, log, metrics)
 		if err != nil {
 			return fmt.Errorf("worker %s: %w", a.Name, err)
