@@ -336,3 +336,30 @@ func TestFilterAlias(t *testing.T) {
 		t.Errorf("not email eq: %v, want [bob]", got)
 	}
 }
+
+func TestPatchFromProjection(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name   string
+		quirks Quirks
+		query  string
+		want   int // members after adding b to a group holding a
+	}{
+		{"rfc: the parameter shapes the answer only", Quirks{}, "?excludedAttributes=members", 2},
+		{"scimmy: the parameter shapes what is patched", Quirks{PatchFromProjection: true}, "?excludedAttributes=members", 1},
+		{"scimmy without the parameter", Quirks{PatchFromProjection: true}, "", 2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			s, c := start(t, tt.quirks)
+			a, b := c.createUser("a", nil), c.createUser("b", nil)
+			gid := c.createGroup("g", a)
+			c.do(http.MethodPatch, "/Groups/"+gid+tt.query, patchBody(op("add", "members", []any{map[string]any{"value": b}}))).
+				want(t, http.StatusOK)
+			if got := s.Groups()[0].Members; len(got) != tt.want {
+				t.Errorf("members = %v, want %d", got, tt.want)
+			}
+		})
+	}
+}

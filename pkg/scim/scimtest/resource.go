@@ -525,12 +525,15 @@ func (k kind) patch(w http.ResponseWriter, r *http.Request, id string) *scimErro
 		if e != nil {
 			return nil, e
 		}
-		if fast {
+		if fast && !k.s.quirks.PatchFromProjection {
 			if v, ok := k.patchMembers(id, rec, members); ok {
 				return v, nil
 			}
 		}
 		doc := copyDoc(rec.doc)
+		if k.s.quirks.PatchFromProjection {
+			doc = project(doc, r.URL.Query())
+		}
 		for i, op := range ops {
 			if e := applyPatch(doc, op, k.name); e != nil {
 				e.detail = "Operations[" + strconv.Itoa(i) + "]: " + e.detail
