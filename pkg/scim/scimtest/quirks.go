@@ -108,6 +108,11 @@ type Quirks struct {
 	// resource with the request's attribute projection, applies the
 	// operations and writes the resource back).
 	PatchFromProjection bool
+	// NoEnterpriseUser declares no schema extension on User: /ResourceTypes
+	// lists none and /Schemas has no enterprise schema; a create or replace
+	// carrying the enterprise extension gets 400 invalidValue and a PATCH
+	// into it 400 invalidPath (SCIMMY's answer without the extension).
+	NoEnterpriseUser bool
 	// Limits are the rate limits; nil means none.
 	Limits []Limit
 }

@@ -3,6 +3,7 @@ package scimtest
 import (
 	"net/http"
 	"reflect"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -360,6 +361,43 @@ func TestPatchFromProjection(t *testing.T) {
 			if got := s.Groups()[0].Members; len(got) != tt.want {
 				t.Errorf("members = %v, want %d", got, tt.want)
 			}
+		})
+	}
+}
+
+func TestNoEnterpriseUser(t *testing.T) {
+	t.Parallel()
+	for _, declared := range []bool{true, false} {
+		t.Run(map[bool]string{true: "declared", false: "not declared"}[declared], func(t *testing.T) {
+			t.Parallel()
+			_, c := start(t, Quirks{NoEnterpriseUser: !declared})
+			rt := c.do(http.MethodGet, "/ResourceTypes", nil).want(t, http.StatusOK)
+			user := rt.body["Resources"].([]any)[0].(map[string]any)
+			if _, ok := user["schemaExtensions"]; ok != declared {
+				t.Errorf("User resource type %v", user)
+			}
+			var ids []string
+			for _, s := range c.do(http.MethodGet, "/Schemas", nil).want(t, http.StatusOK).body["Resources"].([]any) {
+				ids = append(ids, s.(map[string]any)["id"].(string))
+			}
+			if slices.Contains(ids, enterpriseSchema) != declared || !slices.Contains(ids, userSchema) {
+				t.Errorf("schemas %v", ids)
+			}
+			ext := userBody("ada", map[string]any{enterpriseSchema: map[string]any{"department": "Eng"}})
+			ext["schemas"] = []any{userSchema, enterpriseSchema}
+			id := c.createUser("bob", nil)
+			dept := patchBody(op("replace", enterpriseSchema+":department", "Eng"))
+			pathless := patchBody(op("add", "", map[string]any{enterpriseSchema: map[string]any{"department": "Eng"}}))
+			if declared {
+				c.do(http.MethodPost, "/Users", ext).want(t, http.StatusCreated)
+				c.do(http.MethodPatch, "/Users/"+id, dept).want(t, http.StatusOK)
+				c.do(http.MethodPatch, "/Users/"+id, pathless).want(t, http.StatusOK)
+				return
+			}
+			c.do(http.MethodPost, "/Users", ext).wantError(t, http.StatusBadRequest, typeInvalidValue)
+			c.do(http.MethodPatch, "/Users/"+id, dept).wantError(t, http.StatusBadRequest, typeInvalidPath)
+			c.do(http.MethodPatch, "/Users/"+id, pathless).wantError(t, http.StatusBadRequest, typeInvalidPath)
+			c.do(http.MethodPatch, "/Users/"+id, patchBody(op("replace", "title", "CTO"))).want(t, http.StatusOK)
 		})
 	}
 }
