@@ -2,6 +2,7 @@ package connector
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 )
@@ -90,8 +91,12 @@ func Plan(cur *Account, want Want, p Person) []Action {
 
 // Apply carries out plan on c, calling before ahead of every write (the
 // worker paces writes with it). It stops at the first error and returns
-// the account as it now stands and how many steps were done.
+// the account as it now stands and how many steps were done. A Partial
+// error does not stop it: an attribute the app refused must not hold up
+// the person's access. When every step ran and some were partial, the
+// error is their Partial join, naming each step.
 func Apply(ctx context.Context, c Connector, cur *Account, p Person, plan []Action, before func(context.Context) error) (*Account, int, error) {
+	var partial []error
 	for i, a := range plan {
 		if err := before(ctx); err != nil {
 			return cur, i, err
@@ -113,11 +118,14 @@ func Apply(ctx context.Context, c Connector, cur *Account, p Person, plan []Acti
 		default:
 			err = Permanent(fmt.Errorf("unknown step %q", a.Op))
 		}
-		if err != nil {
+		switch {
+		case IsPartial(err):
+			partial = append(partial, fmt.Errorf("%s: %w", a, err))
+		case err != nil:
 			return cur, i, fmt.Errorf("%s: %w", a, err)
 		}
 	}
-	return cur, len(plan), nil
+	return cur, len(plan), Partial(errors.Join(partial...))
 }
 
 func sorted(s []string) []string {
