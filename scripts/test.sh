@@ -27,6 +27,23 @@ if ! command -v redis-server >/dev/null 2>&1 && [ ! -x /usr/bin/redis-server ]; 
   fi
 fi
 
+# The SCIM interop test runs a third-party SCIM server (SCIMMY, Node) from
+# pkg/scim/interop/scimmy; with KEYCARD_REQUIRE_INTEROP=1 it fails rather
+# than skips when node or the packages are missing. SCIMMY needs Node >= 16.
+if [ -z "${FUZZ_ONLY:-}" ]; then
+  if ! command -v node >/dev/null 2>&1; then
+    if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null 2>&1; then
+      echo "node not found: install it (sudo apt-get install -y nodejs npm) and run again" >&2
+      exit 1
+    fi
+    echo "=== installing nodejs and npm"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null
+  fi
+  echo "=== npm ci in pkg/scim/interop/scimmy"
+  (cd pkg/scim/interop/scimmy && npm ci --no-audit --no-fund --loglevel=error)
+  export KEYCARD_REQUIRE_INTEROP=1
+fi
+
 if [ -z "${FUZZ_ONLY:-}" ]; then
   for m in "$@"; do
     echo "=== go test -race ./... in $m"

@@ -129,6 +129,28 @@ func IsPermanent(err error) bool {
 	return errors.As(err, &p)
 }
 
+type partialError struct{ err error }
+
+func (e partialError) Error() string { return e.err.Error() }
+func (e partialError) Unwrap() error { return e.err }
+
+// Partial marks err as a step that did what it is for but left out
+// something that grants or removes no access (an attribute the app
+// refused): Apply goes on with the plan and reports it. Wrap the whole
+// error of a step, never one joined with a failure.
+func Partial(err error) error {
+	if err == nil {
+		return nil
+	}
+	return partialError{err}
+}
+
+// IsPartial reports whether err is (or wraps) a Partial one.
+func IsPartial(err error) bool {
+	var p partialError
+	return errors.As(err, &p)
+}
+
 type retryAfterError struct {
 	after time.Duration
 	err   error

@@ -2,6 +2,7 @@ package connector
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"sync"
@@ -91,13 +92,17 @@ func Plan(cur *Account, want Want, p Person) []Action {
 
 // Apply carries out plan on c, calling before ahead of every write (the
 // worker paces writes with it). It stops at the first error and returns
-// the account as it now stands and how many steps were done.
+// the account as it now stands and how many steps were done. A Partial
+// error does not stop it: an attribute the app refused must not hold up
+// the person's access. When every step ran and some were partial, the
+// error is their Partial join, naming each step.
 //
 // A Coalescer paces the steps it coalesces itself, and consecutive
 // coalesced additions run at once: a joiner then waits for one batch
 // instead of one per group in turn, and every group's batch holds more
 // people.
 func Apply(ctx context.Context, c Connector, cur *Account, p Person, plan []Action, before func(context.Context) error) (*Account, int, error) {
+	var partial []error
 	co, _ := c.(Coalescer)
 	coalesced := func(a Action) bool { return co != nil && co.Coalesces(a) && a.Op == OpAdd }
 	for i := 0; i < len(plan); {
@@ -114,7 +119,10 @@ func Apply(ctx context.Context, c Connector, cur *Account, p Person, plan []Acti
 			}
 			wg.Wait()
 			for k, err := range errs {
-				if err != nil {
+				switch {
+				case IsPartial(err):
+					partial = append(partial, fmt.Errorf("%s: %w", plan[i+k], err))
+				case err != nil:
 					return cur, i + k, fmt.Errorf("%s: %w", plan[i+k], err)
 				}
 			}
@@ -143,12 +151,15 @@ func Apply(ctx context.Context, c Connector, cur *Account, p Person, plan []Acti
 		default:
 			err = Permanent(fmt.Errorf("unknown step %q", a.Op))
 		}
-		if err != nil {
+		switch {
+		case IsPartial(err):
+			partial = append(partial, fmt.Errorf("%s: %w", a, err))
+		case err != nil:
 			return cur, i, fmt.Errorf("%s: %w", a, err)
 		}
 		i++
 	}
-	return cur, len(plan), nil
+	return cur, len(plan), Partial(errors.Join(partial...))
 }
 
 func sorted(s []string) []string {

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"reflect"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -79,5 +81,47 @@ func TestApplyConverges(t *testing.T) {
 	}
 	if IsPermanent(err) || !IsPermanent(Permanent(errors.New("400"))) {
 		t.Fatal("error classes are wrong")
+	}
+}
+
+// A partial step (an attribute the app refused) does not stop the plan:
+// the memberships after it are still applied and the refusal is returned
+// as a Partial error naming the step. A failure after it still stops it.
+func TestApplyGoesOnAfterPartial(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	m := NewMemory()
+	p := ada()
+	noWait := func(context.Context) error { return nil }
+	if _, _, err := Apply(ctx, m, nil, p, Plan(nil, Want{Account: true}, p), noWait); err != nil {
+		t.Fatal(err)
+	}
+	moved := p
+	moved.Department = "Sales"
+	want := Want{Account: true, Memberships: map[Kind][]string{Group: {"sales", "everyone"}}}
+	cur, _ := m.Find(ctx, moved)
+	plan := Plan(cur, want, moved)
+	if len(plan) != 3 || plan[0].Op != OpUpdate {
+		t.Fatalf("plan %v, want an update and two adds", plan)
+	}
+	refused := Permanent(errors.New("400 invalidPath: department"))
+	m.FailNext(Partial(refused))
+	_, done, err := Apply(ctx, m, cur, moved, plan, noWait)
+	if done != len(plan) || !IsPartial(err) || !errors.Is(err, refused) || !strings.Contains(err.Error(), "update: 400 invalidPath") {
+		t.Fatalf("Apply = %d steps, %v; want all %d and the update reported as partial", done, err, len(plan))
+	}
+	cur, _ = m.Find(ctx, moved)
+	if got := cur.Memberships[Group]; !slices.Equal(slices.Sorted(slices.Values(got)), []string{"everyone", "sales"}) {
+		t.Fatalf("memberships %v after a partial update", got)
+	}
+
+	m.FailNext(Partial(refused), errors.New("503"))
+	other := Person{EmployeeID: "2", Email: "b@example.com", Department: "Eng"}
+	_, done, err = Apply(ctx, m, nil, other, []Action{{Op: OpCreate}, {Op: OpAdd, Kind: Group, Name: "eng"}}, noWait)
+	if done != 1 || IsPartial(err) || err == nil {
+		t.Fatalf("Apply = %d steps, %v; want it stopped by the failure after the partial step", done, err)
+	}
+	if IsPartial(Partial(nil)) || Partial(nil) != nil {
+		t.Fatal("Partial(nil) must be nil")
 	}
 }

@@ -426,14 +426,15 @@ func (c *Client) patch(ctx context.Context, collection, id string, ops []PatchOp
 		return localError(http.MethodPatch, p, http.StatusBadRequest, "invalidPath", err.Error())
 	}
 	if c.profile.Patch {
+		// No attributes/excludedAttributes on a PATCH, though a group's
+		// answer holds every member (RFC 7644 §3.5.2): a server built on
+		// SCIMMY applies them to the resource it patches as well, and an
+		// add with excludedAttributes=members replaced the whole group
+		// with the new member. No vendor profile documents that a server
+		// reads them for the answer only, so none asks; do drains the
+		// unread echo within the body limit.
 		body := patchRequest{Schemas: []string{PatchOpSchema}, Operations: ops}
-		echo := ""
-		if collection == "/Groups" {
-			// A group PATCH answers with the whole group (RFC 7644
-			// §3.5.2), every member of it, unless asked not to.
-			echo = "?excludedAttributes=members"
-		}
-		_, err := c.do(ctx, http.MethodPatch, p+echo, body, nil, nil)
+		_, err := c.do(ctx, http.MethodPatch, p, body, nil, nil)
 		return err
 	}
 	return c.putFallback(ctx, p, ops)
@@ -569,8 +570,8 @@ func (c *Client) do(ctx context.Context, method, path string, in any, hdr http.H
 
 	if resp.StatusCode >= 200 && resp.StatusCode <= 299 && out == nil {
 		// Done, and the answer is not needed: however large it is (a
-		// server ignoring excludedAttributes echoes a whole group), drain
-		// a bounded part so the connection is reused.
+		// group PATCH is answered with the whole group), drain a bounded
+		// part so the connection is reused.
 		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, c.maxBody))
 		return resp.Header, nil
 	}

@@ -2,8 +2,10 @@ package scim
 
 import (
 	"context"
-
+	"errors"
 	"fmt"
+	"net/http"
+	"slices"
 	"strings"
 	"sync"
 
@@ -67,11 +69,24 @@ func (k *Connector) Find(ctx context.Context, p connector.Person) (*connector.Ac
 }
 
 // Create makes the account, adopting an existing one on a uniqueness
-// conflict instead of failing.
+// conflict instead of failing. A create the server refuses with 400 while
+// it carries the enterprise extension is sent again without it: the
+// account (access) matters, the department does not, and the refusal is
+// returned as a connector.Partial error.
 func (k *Connector) Create(ctx context.Context, p connector.Person) (connector.Account, error) {
-	u, err := k.c.CreateUser(ctx, user(p))
+	want := user(p)
+	u, err := k.c.CreateUser(ctx, want)
 	if err == nil {
 		return *k.account(u, p), nil
+	}
+	var e *Error
+	if want.Enterprise != nil && k.c.Profile().Accepts&(AttrDepartment|AttrManager) != 0 &&
+		errors.As(err, &e) && e.Status == http.StatusBadRequest {
+		refused := err
+		want.Enterprise = nil
+		if u, err = k.c.CreateUser(ctx, want); err == nil {
+			return *k.account(u, p), connector.Partial(fmt.Errorf("created without the enterprise extension (department, manager): %w", refused))
+		}
 	}
 	if !IsConflict(err) {
 		return connector.Account{}, err
@@ -107,7 +122,45 @@ func (k *Connector) Update(ctx context.Context, a connector.Account, p connector
 	if len(ops) == 0 {
 		return nil
 	}
-	return k.c.PatchUser(ctx, a.ID, ops)
+	err = k.c.PatchUser(ctx, a.ID, ops)
+	if !refusedAttribute(err) {
+		return err
+	}
+	// An update changes no access, so an attribute the server refuses
+	// must not hold up the person's access change: send again without the
+	// extension attributes (the usual cause: an extension the server does
+	// not declare), and report what was left out as Partial.
+	core := slices.DeleteFunc(slices.Clone(ops), func(op PatchOp) bool {
+		return strings.HasPrefix(strings.ToLower(op.Path), strings.ToLower(EnterpriseUserSchema))
+	})
+	if len(core) == len(ops) {
+		return connector.Partial(fmt.Errorf("attributes not updated: %w", err))
+	}
+	if len(core) > 0 {
+		switch err2 := k.c.PatchUser(ctx, a.ID, core); {
+		case refusedAttribute(err2):
+			return connector.Partial(fmt.Errorf("attributes not updated: %w", err2))
+		case err2 != nil:
+			return err2
+		}
+	}
+	return connector.Partial(fmt.Errorf("enterprise attributes (department, manager) not updated: %w", err))
+}
+
+// refusedAttribute reports whether err is the server refusing an
+// attribute of a user write: 400 with scimType invalidPath, invalidValue,
+// mutability or noTarget, or with none (many servers give no scimType).
+// A malformed request (invalidSyntax) and everything else stay errors.
+func refusedAttribute(err error) bool {
+	var e *Error
+	if !errors.As(err, &e) || e.Status != http.StatusBadRequest {
+		return false
+	}
+	switch e.ScimType {
+	case "", "invalidPath", "invalidValue", "mutability", "noTarget":
+		return true
+	}
+	return false
 }
 
 func (k *Connector) SetActive(ctx context.Context, a connector.Account, active bool) error {

@@ -30,9 +30,10 @@
 //   - SetActive: PATCH active, or DELETE where that is the vendor's only
 //     documented deprovisioning (Notion). Hard delete is never implied.
 //   - Memberships: PatchGroupMembers, in the profile's remove form and
-//     split at its members-per-request limit, asking for the group back
-//     without its members. A group deleted at the vendor is found or made
-//     again on the next grant.
+//     split at its members-per-request limit. It sends no
+//     excludedAttributes: SCIMMY-based servers apply it to the group they
+//     patch and drop its members. A group deleted at the vendor is found
+//     or made again on the next grant.
 //   - Count: CountUsers (totalResults), the blast-radius guard's base.
 //
 // # Errors

@@ -469,6 +469,15 @@ func (p Profile) WithDiscovery(spc ServiceProviderConfig) Profile {
 	return p
 }
 
+// WithDeclaredUser returns p taking only the attributes the server declares
+// (DiscoverUser): an attribute it does not declare would be refused, and
+// with it the update of every mover. It never adds an attribute p does not
+// take.
+func (p Profile) WithDeclaredUser(us DeclaredUser) Profile {
+	p.Accepts &= us.Attributes
+	return p
+}
+
 // ProfileByName returns the profile called name (case-insensitive): one of
 // the names Profiles lists.
 func ProfileByName(name string) (Profile, bool) {

@@ -254,6 +254,13 @@ func (w *Worker) converge(ctx context.Context, d *Delivery) (string, error) {
 	if cur != nil && cur.ID != "" && cur.ID != p.AccountID {
 		w.rememberAccount(ctx, e.ID, cur.ID)
 	}
+	if connector.IsPartial(err) {
+		// Every step ran; the app refused an attribute. The access
+		// change stands and the refusal is recorded, not retried: it
+		// would be refused again.
+		d.warning, err = err, nil
+		d.Log.Warn().Err(d.warning).Msg("applied; the app refused part of the change")
+	}
 	if err != nil {
 		return "", err
 	}
@@ -379,9 +386,12 @@ type Record struct {
 	Actions    []connector.Action `json:"actions"`
 	Matched    []string           `json:"matched_rules,omitempty"`
 	Error      string             `json:"error,omitempty"`
-	Replay     bool               `json:"replay,omitempty"`
-	OccurredAt time.Time          `json:"occurred_at"`
-	At         time.Time          `json:"at"`
+	// Warning is what the app refused of an applied change (an attribute
+	// it does not take): the access change stands without it.
+	Warning    string    `json:"warning,omitempty"`
+	Replay     bool      `json:"replay,omitempty"`
+	OccurredAt time.Time `json:"occurred_at"`
+	At         time.Time `json:"at"`
 }
 
 // audit publishes one record per final outcome; its dedup id makes a
@@ -396,6 +406,9 @@ func (w *Worker) audit(ctx context.Context, d *Delivery, outcome string, cause e
 		Replay: d.Replay, OccurredAt: d.Event.OccurredAt, At: w.cfg.Now().UTC()}
 	if cause != nil {
 		rec.Error = cause.Error()
+	}
+	if d.warning != nil {
+		rec.Warning = d.warning.Error()
 	}
 	data, _ := json.Marshal(rec)
 	msg := nats.NewMsg("audit." + w.cfg.App + "." + keyOrUnknown(d.Event.Employee.ID))

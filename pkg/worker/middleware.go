@@ -34,6 +34,7 @@ type Delivery struct {
 	token   string // our ledger lease, while held
 	settled bool   // acked or terminated by a middleware
 	plan    []connector.Action
+	warning error // a partial step: applied without what the app refused
 }
 
 // Handler handles one delivery; an error is transient unless

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -517,5 +518,31 @@ func TestGuardShareOfTheAppsCount(t *testing.T) {
 	waitFor(t, "leavers", func() bool { return len(h.audits(t)) == 29 })
 	if n := len(natstest.Messages(t, h.js, streams.Held)); n != 0 {
 		t.Fatalf("%d held, want none (4 of 100 accounts is under 10%%)", n)
+	}
+}
+
+// A mover whose department the app refuses (a partial update) still gets
+// the access the move grants: the event is applied, not dead-lettered,
+// and the audit record carries the refusal.
+func TestPartialUpdateIsAppliedWithWarning(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, nil)
+	h.publish(t, ev(event.Hired, 1, employee("500", "Sales")), "h500")
+	waitFor(t, "hire", func() bool { return len(h.audits(t)) == 1 })
+	h.app.FailNext(connector.Partial(connector.Permanent(errors.New("400 invalidPath: department"))))
+	h.publish(t, ev(event.Moved, 2, employee("500", "Engineering")), "m500")
+	waitFor(t, "move", func() bool { return len(h.audits(t)) == 2 })
+	recs := h.audits(t)
+	if got := auditOutcomes(recs); !slices.Equal(got, []string{"500:1:applied", "500:2:applied"}) {
+		t.Fatalf("audit = %v", got)
+	}
+	if !strings.Contains(recs[1].Warning, "update: 400 invalidPath: department") || recs[1].Error != "" {
+		t.Fatalf("audit of the move: warning %q, error %q; want the refusal as a warning", recs[1].Warning, recs[1].Error)
+	}
+	if got := slices.Sorted(slices.Values(h.account(t, "500").Memberships[connector.Group])); !slices.Equal(got, []string{"eng", "everyone"}) {
+		t.Fatalf("groups %v after the move", got)
+	}
+	if n := len(dlq(t, h.js)); n != 0 {
+		t.Fatalf("%d dead letters, want none", n)
 	}
 }

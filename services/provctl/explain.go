@@ -265,6 +265,9 @@ func auditMoment(m stored, _ *explanation) moment {
 	if r.Error != "" {
 		parts = append(parts, "error: "+truncate(r.Error, 2*errorWidth))
 	}
+	if r.Warning != "" {
+		parts = append(parts, "warning: "+truncate(r.Warning, 2*errorWidth))
+	}
 	if r.Sequence > 0 {
 		parts = append(parts, fmt.Sprintf("event seq %d", r.Sequence))
 	}

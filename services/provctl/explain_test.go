@@ -24,8 +24,9 @@ func seedTimeline(h *harness, id string) time.Time {
 	moved := newEvent(event.Moved, 2, t0.Add(2*time.Hour), eng, &sales)
 
 	h.audit(worker.Record{App: "slack", EventID: moved.ID, EmployeeID: id, Kind: event.Moved, Sequence: 2, Mode: "apply",
-		Outcome: "applied", Actions: []connector.Action{{Op: connector.OpAdd, Kind: connector.Group, Name: "eng"}},
-		Matched: []string{"birthright", "engineering"}, OccurredAt: moved.OccurredAt, At: t0.Add(3 * time.Hour)})
+		Outcome: "applied", Actions: []connector.Action{{Op: connector.OpUpdate}, {Op: connector.OpAdd, Kind: connector.Group, Name: "eng"}},
+		Matched: []string{"birthright", "engineering"}, Warning: "update: department not updated: 400 invalidPath",
+		OccurredAt: moved.OccurredAt, At: t0.Add(3 * time.Hour)})
 	h.deadLetter(deadLetterSpec{app: "github", kind: "moved", key: event.EmployeeKey(id), class: deadletter.ClassPermanent,
 		attempts: 1, failedAt: t0.Add(150 * time.Minute), err: "github: 404 team engineering not found", origSeq: 2})
 	h.hrEvent(moved)
@@ -61,7 +62,7 @@ func TestExplain(t *testing.T) {
 		"create, add group everyone; rules: birthright; event seq 1",
 		`department: "Sales"→"Engineering"`,
 		"moved after 1 attempt: github: 404 team engineering not found",
-		"add group eng; rules: birthright, engineering; event seq 2",
+		"update, add group eng; rules: birthright, engineering; warning: update: department not updated: 400 invalidPath; event seq 2",
 		"terminated event bamboohr:42:3 awaits an operator",
 	}
 

@@ -15,6 +15,7 @@ const (
 	patchSchema      = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 	spcSchema        = "urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig"
 	rtSchema         = "urn:ietf:params:scim:schemas:core:2.0:ResourceType"
+	schemaSchema     = "urn:ietf:params:scim:schemas:core:2.0:Schema"
 )
 
 // canonicalNames maps lower-cased attribute names of the core User, Group

@@ -100,6 +100,19 @@ type Quirks struct {
 	MaxGroupPatchMembers int
 	// MaxPageSize caps count on list requests; 0 means 100.
 	MaxPageSize int
+	// PatchFromProjection applies a PATCH's attributes/excludedAttributes
+	// query parameters to the resource the operations start from, not only
+	// to the answer, and stores the result whole: a group PATCH with
+	// excludedAttributes=members keeps only the members it adds. SCIMMY
+	// 1.3.5, a widely used server library, does this (its PATCH reads the
+	// resource with the request's attribute projection, applies the
+	// operations and writes the resource back).
+	PatchFromProjection bool
+	// NoEnterpriseUser declares no schema extension on User: /ResourceTypes
+	// lists none and /Schemas has no enterprise schema; a create or replace
+	// carrying the enterprise extension gets 400 invalidValue and a PATCH
+	// into it 400 invalidPath (SCIMMY's answer without the extension).
+	NoEnterpriseUser bool
 	// Limits are the rate limits; nil means none.
 	Limits []Limit
 }

@@ -3,6 +3,7 @@ package scimtest
 import (
 	"net/http"
 	"reflect"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -334,5 +335,69 @@ func TestFilterAlias(t *testing.T) {
 	}
 	if got := listUserNames(t, c.do(http.MethodGet, filterQuery(`not (email eq "ada@example.com")`), nil)); !reflect.DeepEqual(got, []string{"bob"}) {
 		t.Errorf("not email eq: %v, want [bob]", got)
+	}
+}
+
+func TestPatchFromProjection(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name   string
+		quirks Quirks
+		query  string
+		want   int // members after adding b to a group holding a
+	}{
+		{"rfc: the parameter shapes the answer only", Quirks{}, "?excludedAttributes=members", 2},
+		{"scimmy: the parameter shapes what is patched", Quirks{PatchFromProjection: true}, "?excludedAttributes=members", 1},
+		{"scimmy without the parameter", Quirks{PatchFromProjection: true}, "", 2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			s, c := start(t, tt.quirks)
+			a, b := c.createUser("a", nil), c.createUser("b", nil)
+			gid := c.createGroup("g", a)
+			c.do(http.MethodPatch, "/Groups/"+gid+tt.query, patchBody(op("add", "members", []any{map[string]any{"value": b}}))).
+				want(t, http.StatusOK)
+			if got := s.Groups()[0].Members; len(got) != tt.want {
+				t.Errorf("members = %v, want %d", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestNoEnterpriseUser(t *testing.T) {
+	t.Parallel()
+	for _, declared := range []bool{true, false} {
+		t.Run(map[bool]string{true: "declared", false: "not declared"}[declared], func(t *testing.T) {
+			t.Parallel()
+			_, c := start(t, Quirks{NoEnterpriseUser: !declared})
+			rt := c.do(http.MethodGet, "/ResourceTypes", nil).want(t, http.StatusOK)
+			user := rt.body["Resources"].([]any)[0].(map[string]any)
+			if _, ok := user["schemaExtensions"]; ok != declared {
+				t.Errorf("User resource type %v", user)
+			}
+			var ids []string
+			for _, s := range c.do(http.MethodGet, "/Schemas", nil).want(t, http.StatusOK).body["Resources"].([]any) {
+				ids = append(ids, s.(map[string]any)["id"].(string))
+			}
+			if slices.Contains(ids, enterpriseSchema) != declared || !slices.Contains(ids, userSchema) {
+				t.Errorf("schemas %v", ids)
+			}
+			ext := userBody("ada", map[string]any{enterpriseSchema: map[string]any{"department": "Eng"}})
+			ext["schemas"] = []any{userSchema, enterpriseSchema}
+			id := c.createUser("bob", nil)
+			dept := patchBody(op("replace", enterpriseSchema+":department", "Eng"))
+			pathless := patchBody(op("add", "", map[string]any{enterpriseSchema: map[string]any{"department": "Eng"}}))
+			if declared {
+				c.do(http.MethodPost, "/Users", ext).want(t, http.StatusCreated)
+				c.do(http.MethodPatch, "/Users/"+id, dept).want(t, http.StatusOK)
+				c.do(http.MethodPatch, "/Users/"+id, pathless).want(t, http.StatusOK)
+				return
+			}
+			c.do(http.MethodPost, "/Users", ext).wantError(t, http.StatusBadRequest, typeInvalidValue)
+			c.do(http.MethodPatch, "/Users/"+id, dept).wantError(t, http.StatusBadRequest, typeInvalidPath)
+			c.do(http.MethodPatch, "/Users/"+id, pathless).wantError(t, http.StatusBadRequest, typeInvalidPath)
+			c.do(http.MethodPatch, "/Users/"+id, patchBody(op("replace", "title", "CTO"))).want(t, http.StatusOK)
+		})
 	}
 }

@@ -324,6 +324,9 @@ func (k kind) prepare(body map[string]any) (map[string]any, *scimError) {
 	delete(doc, "meta")
 	if k.name == kindUser {
 		delete(doc, "groups")
+		if _, ok := doc[enterpriseSchema]; (ok || hasSchema(doc, enterpriseSchema)) && k.s.quirks.NoEnterpriseUser {
+			return nil, errorf(http.StatusBadRequest, typeInvalidValue, "schema extension %s is not declared for User", enterpriseSchema)
+		}
 	}
 	return doc, nil
 }
@@ -504,6 +507,14 @@ func (k kind) patch(w http.ResponseWriter, r *http.Request, id string) *scimErro
 		}
 		ops = append(ops, op)
 	}
+	if k.name == kindUser && k.s.quirks.NoEnterpriseUser {
+		for i, op := range ops {
+			if intoEnterprise(op) {
+				return errorf(http.StatusBadRequest, typeInvalidPath, "Operations[%d]: invalid path %q: schema extension %s is not declared for User",
+					i, op.path, enterpriseSchema)
+			}
+		}
+	}
 	if maxMembers := k.s.quirks.MaxGroupPatchMembers; k.name == kindGroup && maxMembers > 0 {
 		if n := memberCount(ops); n > maxMembers {
 			return errorf(http.StatusRequestEntityTooLarge, "",
@@ -525,12 +536,15 @@ func (k kind) patch(w http.ResponseWriter, r *http.Request, id string) *scimErro
 		if e != nil {
 			return nil, e
 		}
-		if fast {
+		if fast && !k.s.quirks.PatchFromProjection {
 			if v, ok := k.patchMembers(id, rec, members); ok {
 				return v, nil
 			}
 		}
 		doc := copyDoc(rec.doc)
+		if k.s.quirks.PatchFromProjection {
+			doc = project(doc, r.URL.Query())
+		}
 		for i, op := range ops {
 			if e := applyPatch(doc, op, k.name); e != nil {
 				e.detail = "Operations[" + strconv.Itoa(i) + "]: " + e.detail
@@ -745,4 +759,21 @@ func (k kind) conflict(doc map[string]any, self string) *scimError {
 		}
 	}
 	return nil
+}
+
+// intoEnterprise reports whether op writes into the enterprise extension:
+// by a path under its URN, or a pathless value holding it.
+func intoEnterprise(op patchOp) bool {
+	if op.path != "" {
+		pp, err := parsePatchPath(op.path)
+		return err == nil && strings.EqualFold(pp.attr.uri, enterpriseSchema) ||
+			strings.EqualFold(op.path, enterpriseSchema)
+	}
+	m, _ := op.value.(map[string]any)
+	for key := range m {
+		if len(key) >= len(enterpriseSchema) && strings.EqualFold(key[:len(enterpriseSchema)], enterpriseSchema) {
+			return true
+		}
+	}
+	return false
 }

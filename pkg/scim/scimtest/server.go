@@ -259,7 +259,8 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 }
 
 // route splits a request path into resource ("Users", "Groups",
-// "ServiceProviderConfig", "ResourceTypes" or "" when unknown) and id, and
+// "ServiceProviderConfig", "ResourceTypes", "Schemas" or "" when unknown)
+// and id, and
 // names the route for Stats.
 func (s *Server) route(r *http.Request) (resource, id, name string) {
 	p := r.URL.EscapedPath()
@@ -269,7 +270,7 @@ func (s *Server) route(r *http.Request) (resource, id, name string) {
 	}
 	parts := strings.Split(strings.Trim(rest, "/"), "/")
 	switch {
-	case len(parts) == 1 && slices.Contains([]string{"Users", "Groups", "ServiceProviderConfig", "ResourceTypes"}, parts[0]):
+	case len(parts) == 1 && slices.Contains([]string{"Users", "Groups", "ServiceProviderConfig", "ResourceTypes", "Schemas"}, parts[0]):
 		return parts[0], "", r.Method + " /" + parts[0]
 	case len(parts) == 2 && (parts[0] == "Users" || parts[0] == "Groups") && parts[1] != "":
 		if id, err := url.PathUnescape(parts[1]); err == nil {
@@ -394,6 +395,7 @@ func (s *Server) handler(method, resource, id string) (handlerFunc, *scimError) 
 	routes := map[key]handlerFunc{
 		{http.MethodGet, "ServiceProviderConfig", false}: s.serviceProviderConfig,
 		{http.MethodGet, "ResourceTypes", false}:         s.resourceTypes,
+		{http.MethodGet, "Schemas", false}:               s.schemas,
 		{http.MethodGet, "Users", false}:                 users.list,
 		{http.MethodPost, "Users", false}:                users.create,
 		{http.MethodGet, "Users", true}:                  users.get,
@@ -469,11 +471,14 @@ func (s *Server) serviceProviderConfig(w http.ResponseWriter, _ *http.Request, _
 }
 
 func (s *Server) resourceTypes(w http.ResponseWriter, _ *http.Request, _ string) *scimError {
-	types := []any{map[string]any{
+	user := map[string]any{
 		"schemas": []string{rtSchema}, "id": "User", "name": "User", "endpoint": "/Users", "schema": userSchema,
-		"schemaExtensions": []any{map[string]any{"schema": enterpriseSchema, "required": false}},
-		"meta":             map[string]any{"resourceType": "ResourceType", "location": s.URL() + "/ResourceTypes/User"},
-	}}
+		"meta": map[string]any{"resourceType": "ResourceType", "location": s.URL() + "/ResourceTypes/User"},
+	}
+	if !s.quirks.NoEnterpriseUser {
+		user["schemaExtensions"] = []any{map[string]any{"schema": enterpriseSchema, "required": false}}
+	}
+	types := []any{user}
 	if !s.quirks.NoGroups {
 		types = append(types, map[string]any{
 			"schemas": []string{rtSchema}, "id": "Group", "name": "Group", "endpoint": "/Groups", "schema": groupSchema,
@@ -483,6 +488,34 @@ func (s *Server) resourceTypes(w http.ResponseWriter, _ *http.Request, _ string)
 	writeJSON(w, http.StatusOK, map[string]any{
 		"schemas": []string{listSchema}, "totalResults": len(types), "itemsPerPage": len(types),
 		"startIndex": 1, "Resources": types,
+	})
+	return nil
+}
+
+// schemas serves /Schemas (RFC 7643 §7): the attributes this server
+// stores, by name (sub-attributes and characteristics left out).
+func (s *Server) schemas(w http.ResponseWriter, _ *http.Request, _ string) *scimError {
+	schema := func(id, name string, attrs ...string) map[string]any {
+		list := make([]any, len(attrs))
+		for i, a := range attrs {
+			list[i] = map[string]any{"name": a}
+		}
+		return map[string]any{"schemas": []string{schemaSchema}, "id": id, "name": name, "attributes": list,
+			"meta": map[string]any{"resourceType": "Schema", "location": s.URL() + "/Schemas/" + id}}
+	}
+	list := []any{schema(userSchema, "User", "userName", "name", "displayName", "nickName", "profileUrl", "title",
+		"userType", "preferredLanguage", "locale", "timezone", "active", "password", "emails", "phoneNumbers",
+		"ims", "photos", "addresses", "groups", "entitlements", "roles", "x509Certificates")}
+	if !s.quirks.NoGroups {
+		list = append(list, schema(groupSchema, "Group", "displayName", "members"))
+	}
+	if !s.quirks.NoEnterpriseUser {
+		list = append(list, schema(enterpriseSchema, "EnterpriseUser", "employeeNumber", "costCenter", "organization",
+			"division", "department", "manager"))
+	}
+	writeJSON(w, http.StatusOK, map[string]any{
+		"schemas": []string{listSchema}, "totalResults": len(list), "itemsPerPage": len(list),
+		"startIndex": 1, "Resources": list,
 	})
 	return nil
 }

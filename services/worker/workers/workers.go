@@ -198,25 +198,35 @@ func connectorFor(ctx context.Context, a policy.App, getenv func(string) string,
 	return conn, false, nil
 }
 
-// discover narrows the generic profile to what the server reports at
-// /ServiceProviderConfig (no PATCH: read and PUT instead; a smaller page).
-// A vendor profile is not narrowed: its documented values win over a
-// vendor's self-description. A server that does not answer within 10 s
-// keeps the profile: start-up must not hang on a vendor.
+// discover narrows the generic profile to what the server reports:
+// /ServiceProviderConfig (no PATCH: read and PUT instead; a smaller page)
+// and /ResourceTypes with /Schemas (only the User attributes it declares,
+// so a server without the enterprise extension is never sent a
+// department). A vendor profile is not narrowed: its documented values win
+// over a vendor's self-description. Discovery as a whole gets 10 s, so
+// start-up does not hang on a vendor; what it cannot read keeps the
+// profile's value (an attribute then refused is left out at run time and
+// reported, see scim.Connector.Update).
 func discover(ctx context.Context, c *scim.Client, cfg scim.Config, log zerolog.Logger) *scim.Client {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	spc, err := c.ServiceProviderConfig(ctx)
-	if err != nil {
-		log.Warn().Err(err).Msg("SCIM discovery failed: assuming PATCH and the default page size")
-		return c
+	p := c.Profile()
+	if spc, err := c.ServiceProviderConfig(ctx); err != nil {
+		log.Warn().Err(err).Msg("SCIM discovery: no ServiceProviderConfig: assuming PATCH and the default page size")
+	} else {
+		p = p.WithDiscovery(spc)
 	}
-	cfg.Profile = c.Profile().WithDiscovery(spc)
+	if du, err := c.DiscoverUser(ctx); err != nil {
+		log.Warn().Err(err).Msg("SCIM discovery: no resource types: sending every User attribute the profile takes")
+	} else {
+		p = p.WithDeclaredUser(du)
+	}
+	cfg.Profile = p
 	d, err := scim.New(cfg)
 	if err != nil {
 		return c
 	}
-	log.Info().Bool("patch", cfg.Profile.Patch).Int("page_size", cfg.Profile.MaxPageSize).Msg("SCIM discovery")
+	log.Info().Bool("patch", p.Patch).Int("page_size", p.MaxPageSize).Str("attributes", p.Accepts.String()).Msg("SCIM discovery")
 	return d
 }
 

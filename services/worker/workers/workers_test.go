@@ -343,3 +343,40 @@ func TestGenericProfileDiscovers(t *testing.T) {
 		t.Fatalf("family names %v, want the generic app's update applied by PUT", names)
 	}
 }
+
+// A generic SCIM app sends only the User attributes the server declares:
+// a server without the enterprise extension gets a mover's title, never
+// the department it would refuse, and no manager link is asked for.
+func TestGenericProfileSendsDeclaredAttributes(t *testing.T) {
+	t.Parallel()
+	srv := scimtest.New(scimtest.Quirks{NoEnterpriseUser: true})
+	defer srv.Close()
+	app := policy.App{Name: "tool", Type: policy.TypeSCIM, Profile: "generic", BaseURL: srv.URL(), TokenEnv: "T", Mode: policy.ModeApply}
+	conn, _, err := connectorFor(context.Background(), app, func(string) string { return srv.Token() }, nil, zerolog.Nop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if connector.LinksManagers(conn) {
+		t.Error("the server declares no manager attribute: the connector must not link managers")
+	}
+	p := connector.Person{EmployeeID: "1", UserName: "ada@example.com", Email: "ada@example.com", GivenName: "Ada", FamilyName: "L",
+		Title: "Engineer", Department: "Engineering"}
+	acc, err := conn.Create(context.Background(), p)
+	if err != nil {
+		t.Fatalf("create: %v", err)
+	}
+	p.Title, p.Department = "Manager", "Sales"
+	if err := conn.Update(context.Background(), acc, p); err != nil {
+		t.Fatalf("update: %v", err)
+	}
+	users := srv.Users()
+	if len(users) != 1 || users[0].Attributes["title"] != "Manager" {
+		t.Fatalf("users %+v, want the new title", users)
+	}
+	if _, ok := users[0].Attributes["urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"]; ok {
+		t.Fatalf("enterprise extension stored: %v", users[0].Attributes)
+	}
+	if cur, err := conn.Find(context.Background(), p); err != nil || connector.Plan(cur, connector.Want{Account: true}, p) != nil {
+		t.Fatalf("not converged: %+v, %v", cur, err)
+	}
+}
