@@ -49,7 +49,8 @@ type bucket struct {
 	changed chan struct{} // closed and replaced whenever a waiter leaves
 }
 
-type waiter struct{}
+// waiter has a field: pointers to zero-size values may compare equal.
+type waiter struct{ _ byte }
 
 // Wait implements Limiter. It returns ctx.Err() when ctx ends first, and
 // then takes nothing.
