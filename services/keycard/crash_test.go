@@ -70,7 +70,7 @@ func (p *proc) url(t *testing.T) string {
 }
 
 // Issue 15: 200 joiners flood the single binary, which is killed with
-// SIGKILL one second in and restarted on the same data. Nothing is lost or
+// SIGKILL once an eighth of them are created and restarted on the same data. Nothing is lost or
 // doubled, and everyone converges within 10 s of the restart: the restart
 // takes over the leases its dead run left (same data directory, same
 // instance id) instead of waiting them out.
@@ -91,7 +91,7 @@ func TestSIGKILLMidFloodResumes(t *testing.T) {
 	}
 	srv := scimtest.New(scimtest.Slack(), scimtest.WithRateScale(1000))
 	defer srv.Close()
-	srv.Delay(15 * time.Millisecond) // a vendor that takes its time, so people are mid-apply at the kill
+	srv.Delay(25 * time.Millisecond) // a vendor that takes its time, so people are mid-apply at the kill
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "keycard.yaml")
 	if err := os.WriteFile(cfg, fmt.Appendf(nil, `apps:
@@ -110,6 +110,9 @@ policy:
 		// for AckWait (its deliveries were stored), so the margin to 10s
 		// does not ride on a busy machine.
 		"KEYCARD_WORKER_LEASE=2s", "KEYCARD_WORKER_ACK_WAIT=5s",
+		// Few handlers and a slow vendor keep most people still to do when
+		// the kill comes.
+		"KEYCARD_WORKER_CONCURRENCY=8",
 		"KEYCARD_POLL_INTERVAL=1h", "KEYCARD_SWEEP_INTERVAL=-1s", "KEYCARD_LOG_LEVEL=info", "KEYCARD_LOG_FORMAT=json")
 
 	first := startBinary(t, bin, env)
@@ -128,7 +131,10 @@ policy:
 		})
 	}
 	wg.Wait()
-	time.Sleep(time.Second)
+	// Kill once some people are in, so others are mid-apply or queued.
+	for deadline := time.Now().Add(20 * time.Second); len(srv.Users()) < people/8 && time.Now().Before(deadline); {
+		time.Sleep(5 * time.Millisecond)
+	}
 	before := len(srv.Users())
 	if err := first.cmd.Process.Kill(); err != nil { // SIGKILL
 		t.Fatal(err)
