@@ -19,7 +19,7 @@
 #
 # Tunables (environment):
 #   BENCH_SECTIONS           sections to run, in order
-#                            (baseline ingester normalizer worker scim pipeline)
+#                            (baseline ingester normalizer worker scim leavers pipeline)
 #   BENCH_ROUNDS             repeats of each saturating run; the median
 #                            run is reported              (3)
 #   BENCH_CONCURRENCY        clients / HTTP concurrency   (16)
@@ -43,6 +43,9 @@
 #                            (180/min; the burst stays 20) for that
 #                            run: 30 makes 5400/min, about 12 s     (30)
 #   BENCH_SCIM_LIMIT_CONCURRENCY worker concurrency in that run    (64)
+#   BENCH_LEAVER_JOINERS     joiners queued ahead of the terminations (300)
+#   BENCH_LEAVER_COUNT       terminations, one a second        (20)
+#   BENCH_LEAVER_RATE        the app's pace, writes/min        (600)
 #   BENCH_PIPELINE_RATE      pipeline webhooks/s, open loop (200)
 #   BENCH_PIPELINE_DURATION  pipeline send time            (10s)
 #   BENCH_KEEP               1 keeps the temp dir (logs, JSON) for a look
@@ -55,7 +58,7 @@ NATS_CLI_VERSION="v0.5.0"
 NATS_SERVER_VERSION="v2.15.2"
 readonly NATS_CLI_VERSION NATS_SERVER_VERSION
 
-read -r -a SECTIONS <<<"${BENCH_SECTIONS:-baseline ingester normalizer worker scim pipeline}"
+read -r -a SECTIONS <<<"${BENCH_SECTIONS:-baseline ingester normalizer worker scim leavers pipeline}"
 ROUNDS="${BENCH_ROUNDS:-3}"
 CONCURRENCY="${BENCH_CONCURRENCY:-16}"
 BASELINE_MSGS="${BENCH_BASELINE_MSGS:-100000}"
@@ -74,6 +77,9 @@ SCIM_ROUNDS="${BENCH_SCIM_ROUNDS:-3}"
 SCIM_LIMIT_HIRES="${BENCH_SCIM_LIMIT_HIRES:-1000}"
 SCIM_RATE_SCALE="${BENCH_SCIM_RATE_SCALE:-30}"
 SCIM_LIMIT_CONCURRENCY="${BENCH_SCIM_LIMIT_CONCURRENCY:-64}"
+LEAVER_JOINERS="${BENCH_LEAVER_JOINERS:-300}"
+LEAVER_COUNT="${BENCH_LEAVER_COUNT:-20}"
+LEAVER_RATE="${BENCH_LEAVER_RATE:-600}"
 PIPELINE_RATE="${BENCH_PIPELINE_RATE:-200}"
 PIPELINE_DURATION="${BENCH_PIPELINE_DURATION:-10s}"
 
@@ -748,6 +754,31 @@ section_scim() {
 	add_figure scim_limit_actual_s "$(jget seconds "$out")" s "" ""
 	add_figure scim_429s_after_warmup "$(jget s429_after_warmup "$out")" count "" "==0"
 	add_figure scim_429s_total "$(jget s429_total "$out")" count "" ""
+}
+
+# leavers: terminations behind a joiner backlog (issue 9: 57 s first in
+# first out). BENCH_LEAVER_JOINERS hires queue at an app paced at
+# BENCH_LEAVER_RATE writes/min (SCIM test server with Slack's quirks,
+# coalesced group adds, Keycard's default concurrency), then a
+# termination a second; each one's latency is stored on HR_EVENTS → audit
+# record. The baseline is the queued joiners' own median in the same run.
+section_leavers() {
+	local out="$WORK/leavers.json"
+	build_benchworker
+	log "leavers: $LEAVER_COUNT terminations behind $LEAVER_JOINERS queued joiners at $LEAVER_RATE writes/min"
+	if ! run_tracked timeout 300 "$WORK/benchworker" leavers -nats "$NATS_URL" -joiners "$LEAVER_JOINERS" -leavers "$LEAVER_COUNT" \
+		-rate "$LEAVER_RATE" -log "$WORK/leavers.log" >"$out" 2>"$WORK/leavers.err"; then
+		show_log "$WORK/leavers.err"
+		show_log "$WORK/leavers.log"
+		die "benchworker leavers failed"
+	fi
+	BASELINE[joiner_p50_ms]="$(jget joiner_p50_ms "$out")"
+	BASELINE_DESC[joiner_p50_ms]="(queued joiners p50)"
+	log "leavers: p50 $(jget leaver_p50_ms "$out") ms, p99 $(jget leaver_p99_ms "$out") ms; joiners p50 $(jget joiner_p50_ms "$out") ms, max $(jget joiner_max_ms "$out") ms; at least $(jget backlog_at_leaver_min "$out") joiners still queued at each termination"
+	NOTES+=("leavers: $LEAVER_COUNT terminations behind $LEAVER_JOINERS joiners at $LEAVER_RATE writes/min; the joiners took p50 $(jget joiner_p50_ms "$out") ms (the ratio's baseline), and at least $(jget backlog_at_leaver_min "$out") were still queued when each termination was applied")
+	add_figure leaver_p50_ms "$(jget leaver_p50_ms "$out")" ms joiner_p50_ms ""
+	add_figure leaver_p99_ms "$(jget leaver_p99_ms "$out")" ms joiner_p50_ms "<=2000"
+	add_figure leaver_backlog_min "$(jget backlog_at_leaver_min "$out")" count "" ""
 }
 
 # pipeline_run NAME ARGS...: one `benchworker pipeline` run, its JSON in

@@ -14,6 +14,7 @@ package event
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strconv"
 	"time"
 )
@@ -80,11 +81,13 @@ const (
 	Rehired    Kind = "rehired"
 )
 
+// Kinds lists every Kind, in lifecycle order.
+var Kinds = []Kind{Hired, Updated, Moved, Terminated, Rehired}
+
 // ParseKind returns the Kind named s, which must be one of the constants
 // exactly (lower case).
 func ParseKind(s string) (Kind, error) {
-	switch k := Kind(s); k {
-	case Hired, Updated, Moved, Terminated, Rehired:
+	if k := Kind(s); slices.Contains(Kinds, k) {
 		return k, nil
 	}
 	return "", fmt.Errorf("parse kind %q: unknown kind", s)

@@ -11,23 +11,25 @@ import (
 
 // Redis is a Limiter shared by every replica using the same Redis: GCRA
 // (redis_rate) on the key "rate:<key>", one Lua call per attempt. A
-// refused attempt sleeps the RetryAfter Redis computed and tries again, so
-// waiters across replicas are served in no particular order. A Redis error
+// refused attempt sleeps the RetryAfter Redis computed and tries again.
+// Waiters of one Priority are served in no particular order; High waiters
+// on any replica go before Normal ones (redis_priority.go). A Redis error
 // is returned (wrapped): the caller retries the event later rather than
 // writing unpaced.
 type Redis struct {
+	rdb    *redis.Client
 	lim    *redis_rate.Limiter
-	limits map[string]redis_rate.Limit
+	limits map[string]Limit
 }
 
 // NewRedis returns a Redis limiter pacing each key in limits.
 func NewRedis(rdb *redis.Client, limits map[string]Limit) *Redis {
-	l := &Redis{lim: redis_rate.NewLimiter(rdb), limits: make(map[string]redis_rate.Limit, len(limits))}
+	l := &Redis{rdb: rdb, lim: redis_rate.NewLimiter(rdb), limits: make(map[string]Limit, len(limits))}
 	for key, lim := range limits {
 		if lim.PerMinute <= 0 {
 			continue
 		}
-		l.limits[key] = redis_rate.Limit{Rate: lim.PerMinute, Period: time.Minute, Burst: lim.burst()}
+		l.limits[key] = lim
 	}
 	return l
 }
@@ -45,13 +47,29 @@ func (l *Redis) Wait(ctx context.Context, key string) error {
 	if !ok {
 		return nil
 	}
+	gcra := redis_rate.Limit{Rate: lim.PerMinute, Period: time.Minute, Burst: lim.burst()}
+	lane := newLane(l.rdb, key, lim, PriorityFrom(ctx))
+	defer lane.leave(ctx)
+	fail := func(err error) error {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return fmt.Errorf("rate limit %s: %w", key, err)
+	}
 	for {
-		res, err := l.lim.Allow(ctx, key, lim)
+		aside, err := lane.standAside(ctx)
 		if err != nil {
-			if ctx.Err() != nil {
-				return ctx.Err()
+			return fail(err)
+		}
+		if aside > 0 {
+			if err := sleep(ctx, aside); err != nil {
+				return err
 			}
-			return fmt.Errorf("rate limit %s: %w", key, err)
+			continue
+		}
+		res, err := l.lim.Allow(ctx, key, gcra)
+		if err != nil {
+			return fail(err)
 		}
 		if res.Allowed > 0 {
 			return nil

@@ -6,6 +6,7 @@ package streams
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -146,13 +147,30 @@ func Configs(o Options) []jetstream.StreamConfig {
 }
 
 // Ensure creates every stream or updates it to the current definition.
+// A stream already as defined is left alone: every replica runs Ensure at
+// start, and nats-server 2.15 reads a stream's configuration without a
+// lock when a consumer is created, so a needless update racing another
+// replica's consumer creation is a data race in the server.
 func Ensure(ctx context.Context, js jetstream.JetStream, o Options) error {
 	for _, cfg := range Configs(o) {
+		if s, err := js.Stream(ctx, cfg.Name); err == nil && asDefined(s.CachedInfo().Config, cfg) {
+			continue
+		}
 		if _, err := js.CreateOrUpdateStream(ctx, cfg); err != nil {
 			return fmt.Errorf("ensure stream %s: %w", cfg.Name, err)
 		}
 	}
 	return nil
+}
+
+// asDefined: have has every setting want defines (the server fills in
+// the rest, so whole configurations never compare equal).
+func asDefined(have, want jetstream.StreamConfig) bool {
+	return have.Description == want.Description && slices.Equal(have.Subjects, want.Subjects) &&
+		have.Retention == want.Retention && have.Storage == want.Storage && have.Replicas == max(want.Replicas, 1) &&
+		have.MaxAge == want.MaxAge && (want.Duplicates == 0 || have.Duplicates == want.Duplicates) &&
+		have.DenyDelete == want.DenyDelete && have.DenyPurge == want.DenyPurge &&
+		have.AllowMsgSchedules == want.AllowMsgSchedules && have.AllowMsgTTL == want.AllowMsgTTL && have.AllowRollup == want.AllowRollup
 }
 
 // Ready is a readiness check: JetStream answers and HR_INBOX exists.

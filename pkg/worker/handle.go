@@ -15,6 +15,7 @@ import (
 	"keycard/pkg/connector"
 	"keycard/pkg/event"
 	"keycard/pkg/ledger"
+	"keycard/pkg/ratelimit"
 	"keycard/pkg/streams"
 )
 
@@ -186,6 +187,11 @@ func (hb *heartbeat) stop() {
 // converge plans and applies; it returns the outcome.
 func (w *Worker) converge(ctx context.Context, d *Delivery) (string, error) {
 	e := d.Event.Employee
+	if d.Event.Kind == event.Terminated {
+		// A leaver's reads and writes take the app's next tokens, ahead
+		// of any queued joiner (issue 9: leavers first).
+		ctx = ratelimit.WithPriority(ctx, ratelimit.High)
+	}
 	vkey := w.cfg.App + ":" + event.EmployeeKey(e.ID)
 	applied, err := w.cfg.Versions.Applied(ctx, vkey)
 	if err != nil {
@@ -217,7 +223,13 @@ func (w *Worker) converge(ctx context.Context, d *Delivery) (string, error) {
 		d.plan = slices.DeleteFunc(d.plan, func(a connector.Action) bool { return a.Op == connector.OpRemove && want.Account })
 	}
 
-	if slices.ContainsFunc(d.plan, func(a connector.Action) bool { return a.Op == connector.OpDeactivate }) && !d.Bypass {
+	deactivates := slices.ContainsFunc(d.plan, func(a connector.Action) bool { return a.Op == connector.OpDeactivate })
+	if deactivates {
+		// Whatever the event's kind (an update to Inactive, a released
+		// hold): removing access goes first too.
+		ctx = ratelimit.WithPriority(ctx, ratelimit.High)
+	}
+	if deactivates && !d.Bypass {
 		ok, err := w.guard.allow(ctx)
 		if err != nil {
 			return "", err

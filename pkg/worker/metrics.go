@@ -86,7 +86,7 @@ type appMetrics struct {
 }
 
 func (m *Metrics) forApp(app string) *appMetrics {
-	for _, k := range []event.Kind{event.Hired, event.Updated, event.Moved, event.Terminated, event.Rehired} {
+	for _, k := range event.Kinds {
 		for _, o := range outcomes {
 			m.events.WithLabelValues(app, string(k), o)
 		}

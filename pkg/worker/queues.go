@@ -30,11 +30,18 @@ func (w *Worker) observeQueues(ctx context.Context) {
 func (w *Worker) refreshQueues(ctx context.Context) {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	if cons, err := w.js.Consumer(ctx, streams.Events, "worker-"+w.cfg.App); err == nil {
-		if info, err := cons.Info(ctx); err == nil {
-			w.metrics.lag.Set(float64(info.NumPending))
+	var lag uint64
+	for _, c := range w.consumers() {
+		if c.stream != streams.Events {
+			continue
+		}
+		if cons, err := w.js.Consumer(ctx, c.stream, c.cfg.Durable); err == nil {
+			if info, err := cons.Info(ctx); err == nil {
+				lag += info.NumPending
+			}
 		}
 	}
+	w.metrics.lag.Set(float64(lag))
 	w.metrics.deadLetters.Set(float64(w.count(ctx, streams.DLQ, "dlq."+w.cfg.App+".>")))
 	w.metrics.heldNow.Set(float64(w.count(ctx, streams.Held, streams.HeldSubject(w.cfg.App, ">"))))
 }

@@ -51,12 +51,24 @@ type harness struct {
 
 func newHarness(t *testing.T, edit func(*Config)) *harness {
 	t.Helper()
+	return startHarness(t, newStreams(t), edit)
+}
+
+// newStreams starts a server with the streams and connects to it.
+func newStreams(t *testing.T) jetstream.JetStream {
+	t.Helper()
 	ns := natstest.Start(t)
 	_, js := ns.Connect(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	if err := streams.Ensure(ctx, js, streams.Options{}); err != nil {
+	if err := streams.Ensure(t.Context(), js, streams.Options{}); err != nil {
 		t.Fatal(err)
 	}
+	return js
+}
+
+// startHarness runs a worker on js's streams until the test ends.
+func startHarness(t *testing.T, js jetstream.JetStream, edit func(*Config)) *harness {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
 	l, err := ledger.NewKV(ctx, js, "idem", 1, time.Hour)
 	if err != nil {
 		t.Fatal(err)
@@ -105,6 +117,23 @@ func (h *harness) publish(t *testing.T, e event.Event, msgID string) {
 	if _, err := h.js.PublishMsg(context.Background(), msg); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// settled: both event durables (joiners and movers; leavers) have nothing
+// pending or unacknowledged.
+func (h *harness) settled(t *testing.T) bool {
+	t.Helper()
+	for _, name := range []string{"worker-" + app, "worker-" + app + "-leavers"} {
+		cons, err := h.js.Consumer(context.Background(), streams.Events, name)
+		if err != nil {
+			return false
+		}
+		info, err := cons.Info(context.Background())
+		if err != nil || info.NumAckPending != 0 || info.NumPending != 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // waitFor polls cond for up to 10s.
@@ -402,14 +431,7 @@ func TestSamePersonEventsDoNotRace(t *testing.T) {
 		h.publish(t, ev(event.Hired, 1, employee(id, "Engineering")), "hire"+id)
 		h.publish(t, ev(event.Terminated, 2, leaver(id)), "leave"+id)
 	}
-	cons, err := h.js.Consumer(context.Background(), streams.Events, "worker-"+app)
-	if err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, "all handled", func() bool {
-		info, err := cons.Info(context.Background())
-		return err == nil && info.NumAckPending == 0 && info.NumPending == 0
-	})
+	waitFor(t, "all handled", func() bool { return h.settled(t) })
 	for _, a := range h.app.Accounts() {
 		if a.Active {
 			t.Errorf("account of %s is active after its termination", a.ExternalID)

@@ -98,6 +98,8 @@ func main() {
 		err = runPipeline(ctx, os.Args[2:], os.Stdout, os.Stderr)
 	case "scim":
 		err = runSCIM(ctx, os.Args[2:], os.Stdout, os.Stderr)
+	case "leavers":
+		err = runLeavers(ctx, os.Args[2:], os.Stdout, os.Stderr)
 	default:
 		usage()
 	}
@@ -108,7 +110,7 @@ func main() {
 }
 
 func usage() {
-	fmt.Fprintln(os.Stderr, "usage: benchworker worker|pipeline|scim -nats URL [flags]")
+	fmt.Fprintln(os.Stderr, "usage: benchworker worker|pipeline|scim|leavers -nats URL [flags]")
 	os.Exit(2)
 }
 
@@ -411,17 +413,29 @@ func openRedis(ctx context.Context, url string) (*redis.Client, error) {
 // fillEvents publishes n canonical hired events for distinct employees,
 // as the normalizer stores them.
 func fillEvents(ctx context.Context, js jetstream.JetStream, n int) error {
-	at := time.Now().UTC()
-	futures := make([]jetstream.PubAckFuture, 0, n)
+	evs := make([]event.Event, n)
 	for i := range n {
-		id := employeeID(100000, i)
-		ev := event.Event{
-			ID: event.ID(event.SourceBambooHR, id, 1), Kind: event.Hired, OccurredAt: at, EffectiveAt: at,
-			Source: event.SourceBambooHR, Sequence: 1,
-			Employee: event.Employee{ID: id, FirstName: "Bench", LastName: id, WorkEmail: "bench" + id + "@example.com",
-				Status: event.StatusActive, EmploymentStatus: "Full-Time", EmploymentType: event.EmploymentTypeEmployee,
-				Department: "Engineering", JobTitle: "Engineer", Location: "Remote", HireDate: "2024-01-01"},
-		}
+		evs[i] = benchEvent(event.Hired, 1, employeeID(100000, i), event.StatusActive)
+	}
+	return publishEvents(ctx, js, evs)
+}
+
+// benchEvent is one canonical event about employee id.
+func benchEvent(kind event.Kind, seq uint64, id, status string) event.Event {
+	at := time.Now().UTC()
+	return event.Event{
+		ID: event.ID(event.SourceBambooHR, id, seq), Kind: kind, OccurredAt: at, EffectiveAt: at,
+		Source: event.SourceBambooHR, Sequence: seq,
+		Employee: event.Employee{ID: id, FirstName: "Bench", LastName: id, WorkEmail: "bench" + id + "@example.com",
+			Status: status, EmploymentStatus: "Full-Time", EmploymentType: event.EmploymentTypeEmployee,
+			Department: "Engineering", JobTitle: "Engineer", Location: "Remote", HireDate: "2024-01-01"},
+	}
+}
+
+// publishEvents stores evs on HR_EVENTS as the normalizer does.
+func publishEvents(ctx context.Context, js jetstream.JetStream, evs []event.Event) error {
+	futures := make([]jetstream.PubAckFuture, 0, len(evs))
+	for _, ev := range evs {
 		data, err := json.Marshal(ev)
 		if err != nil {
 			return err

@@ -43,7 +43,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			m.messages.WithLabelValues(s, o)
 		}
 	}
-	for _, k := range []event.Kind{event.Hired, event.Updated, event.Moved, event.Terminated, event.Rehired} {
+	for _, k := range event.Kinds {
 		m.events.WithLabelValues(string(k))
 	}
 	m.schedules.WithLabelValues("set")
