@@ -92,6 +92,17 @@ func (m *Memory) find(p Person) *Account {
 	return nil
 }
 
+// unindex drops a's external id and email before they change: an old
+// address (or id) may be someone else's later and must not lead to a.
+func (m *Memory) unindex(a *Account) {
+	if m.byExternal[a.ExternalID] == a {
+		delete(m.byExternal, a.ExternalID)
+	}
+	if m.byEmail[a.Email] == a {
+		delete(m.byEmail, a.Email)
+	}
+}
+
 // index records a's current external id and email.
 func (m *Memory) index(a *Account) {
 	if a.ExternalID != "" {
@@ -127,6 +138,7 @@ func (m *Memory) Create(_ context.Context, p Person) (Account, error) {
 			a = &Account{ID: strconv.Itoa(m.next), Active: true, Memberships: map[Kind][]string{}}
 			m.accounts[a.ID] = a
 		}
+		m.unindex(a)
 		a.ExternalID, a.Email, a.UserName, a.Attributes = p.EmployeeID, p.Email, p.UserName, p.Attributes()
 		m.index(a)
 		out = clone(*a)
@@ -147,6 +159,7 @@ func (m *Memory) Update(_ context.Context, a Account, p Person) error {
 	return m.write(func() error {
 		stored, err := m.get(a)
 		if err == nil {
+			m.unindex(stored)
 			stored.Email, stored.UserName, stored.Attributes = p.Email, p.UserName, p.Attributes()
 			m.index(stored)
 		}

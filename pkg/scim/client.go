@@ -208,7 +208,12 @@ func (c *Client) DeleteUser(ctx context.Context, id string) error {
 func (c *Client) SetActive(ctx context.Context, id string, active bool) error {
 	switch {
 	case !active && c.profile.Deactivate == DeactivateDelete:
-		return c.DeleteUser(ctx, id)
+		// A user already gone is deprovisioned: a redelivered leaver
+		// must not fail on the DELETE its first delivery sent.
+		if err := c.DeleteUser(ctx, id); !IsNotFound(err) {
+			return err
+		}
+		return nil
 	case active && c.profile.Reactivate == ReactivateByCreate:
 		return connector.Permanent(fmt.Errorf("scim profile %s: %w", c.profile.Name, ErrRecreate))
 	}

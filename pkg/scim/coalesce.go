@@ -37,10 +37,12 @@ type Option func(*Connector)
 // group it creates. The worker then leaves the pacing of those steps to
 // the connector (see Coalesces).
 func Coalesce(pace func(context.Context) error) Option {
+	// Defaulted here, not in the option: one Option may build many
+	// connectors at once.
+	if pace == nil {
+		pace = func(context.Context) error { return nil }
+	}
 	return func(k *Connector) {
-		if pace == nil {
-			pace = func(context.Context) error { return nil }
-		}
 		k.coalesce = &coalescer{pace: pace, batches: map[string]*batch{}}
 	}
 }

@@ -35,13 +35,21 @@ func NewConnector(c *Client, opts ...Option) *Connector {
 	return k
 }
 
-// Find looks the person up by the id stored at the last sync, then by
-// externalId, then by e-mail. The stored id matters for vendors that hide
-// deactivated users from searches (a re-hire must reactivate, not twin).
+// Find looks the person up by the id stored at the last sync (or, where
+// the vendor's id is the externalId, by the HR id), then by externalId,
+// then by e-mail. The stored id matters for vendors that hide deactivated
+// users from searches (a re-hire must reactivate, not twin).
 func (k *Connector) Find(ctx context.Context, p connector.Person) (*connector.Account, error) {
 	prof := k.c.Profile()
-	if p.AccountID != "" {
-		u, err := k.c.GetUser(ctx, p.AccountID)
+	ids := []string{p.AccountID}
+	if prof.IDIsExternalID {
+		ids = append(ids, p.EmployeeID)
+	}
+	for _, id := range ids {
+		if id == "" {
+			continue
+		}
+		u, err := k.c.GetUser(ctx, id)
 		switch {
 		case err == nil:
 			return k.account(u, p), nil
@@ -49,12 +57,21 @@ func (k *Connector) Find(ctx context.Context, p connector.Person) (*connector.Ac
 			return nil, err
 		}
 	}
-	for _, f := range []func() (Filter, bool){
-		func() (Filter, bool) { return prof.ByExternalID(p.EmployeeID) },
-		func() (Filter, bool) { return prof.ByEmail(p.Email) },
-	} {
-		filter, ok := f()
-		if !ok || p.EmployeeID == "" && p.Email == "" {
+	return k.search(ctx, p, by{p.EmployeeID, prof.ByExternalID}, by{p.Email, prof.ByEmail})
+}
+
+// by is one way to search for a user: a value and the vendor's filter for
+// it, if it has one.
+type by struct {
+	value  string
+	filter func(string) (Filter, bool)
+}
+
+// search returns the first user found, trying ways in turn.
+func (k *Connector) search(ctx context.Context, p connector.Person, ways ...by) (*connector.Account, error) {
+	for _, w := range ways {
+		filter, ok := w.filter(w.value)
+		if !ok || w.value == "" {
 			continue
 		}
 		users, err := k.c.FindUsers(ctx, filter)
@@ -92,6 +109,14 @@ func (k *Connector) Create(ctx context.Context, p connector.Person) (connector.A
 		return connector.Account{}, err
 	}
 	existing, ferr := k.Find(ctx, p)
+	if existing == nil && ferr == nil {
+		// Nothing by HR id or e-mail, yet the vendor says the identity
+		// is taken: look for the userName it holds unique. At Miro that
+		// is the only attribute Keycard sends it can search by; at
+		// Atlassian and GitHub EMU the only way to an account made
+		// outside Keycard, under another externalId.
+		existing, ferr = k.search(ctx, p, by{p.UserName, k.c.Profile().ByUserName})
+	}
 	if ferr != nil {
 		return connector.Account{}, ferr
 	}

@@ -23,6 +23,9 @@ func TestREADMEProfileTable(t *testing.T) {
 		if _, ok := p.ByExternalID("x"); ok {
 			by = append(by, "externalId")
 		}
+		if p.IDIsExternalID {
+			by = append(by, "HR id (the vendor's id)")
+		}
 		if _, ok := p.ByEmail("x"); ok {
 			by = append(by, "e-mail")
 		}

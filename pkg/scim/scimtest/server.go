@@ -66,8 +66,9 @@ type Stats struct {
 }
 
 type failure struct {
-	status int
-	detail string
+	status     int
+	detail     string
+	retryAfter time.Duration // sent as Retry-After when > 0
 }
 
 type record struct {
@@ -165,10 +166,22 @@ func (s *Server) Close() {
 // FailNext answers the next n authorised requests with status and a SCIM
 // error carrying detail (Retry-After: 1 on 429 and 503). Calls queue up.
 func (s *Server) FailNext(n, status int, detail string) {
+	var after time.Duration
+	if status == http.StatusTooManyRequests || status == http.StatusServiceUnavailable {
+		after = time.Second
+	}
+	s.FailNextRetryAfter(n, status, after, detail)
+}
+
+// FailNextRetryAfter is FailNext with the Retry-After the failures carry
+// (whole seconds, rounded up; 0: none), on any status: vendors differ in
+// what they send (GitHub's rate-limit 403s carry one), and a client must
+// be seen to pass on the server's value, not a default.
+func (s *Server) FailNextRetryAfter(n, status int, after time.Duration, detail string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for range n {
-		s.failures = append(s.failures, failure{status, detail})
+		s.failures = append(s.failures, failure{status, detail, after})
 	}
 }
 
@@ -323,8 +336,8 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, resource, id stri
 	delay := s.delay
 	s.mu.Unlock()
 	if fail != nil {
-		if fail.status == http.StatusTooManyRequests || fail.status == http.StatusServiceUnavailable {
-			w.Header().Set("Retry-After", "1")
+		if fail.retryAfter > 0 {
+			w.Header().Set("Retry-After", retryAfter(fail.retryAfter))
 		}
 		return errorf(fail.status, "", "%s", fail.detail)
 	}

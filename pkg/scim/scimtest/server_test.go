@@ -341,6 +341,10 @@ func TestFailNext(t *testing.T) {
 		t.Errorf("detail = %q", r.str("detail"))
 	}
 	c.do(http.MethodPost, "/Users", userBody("a", nil)).want(t, http.StatusCreated)
+	s.FailNextRetryAfter(1, http.StatusForbidden, 7*time.Second, "secondary rate limit")
+	if r := c.do(http.MethodGet, "/Users", nil).wantError(t, http.StatusForbidden, ""); r.header.Get("Retry-After") != "7" {
+		t.Errorf("Retry-After %q, want the 7 injected", r.header.Get("Retry-After"))
+	}
 
 	// Failures are for authorised requests only.
 	s.FailNext(1, http.StatusInternalServerError, "boom")
