@@ -14,15 +14,18 @@ import (
 // refused attempt sleeps the RetryAfter Redis computed and tries again, so
 // waiters across replicas are served in no particular order. A Redis error
 // is returned (wrapped): the caller retries the event later rather than
-// writing unpaced.
+// writing unpaced. The rate passed to redis_rate is the pace every
+// replica shares (redis_pace.go).
 type Redis struct {
 	lim    *redis_rate.Limiter
 	limits map[string]redis_rate.Limit
+	paces  *sharedPaces
 }
 
 // NewRedis returns a Redis limiter pacing each key in limits.
 func NewRedis(rdb *redis.Client, limits map[string]Limit) *Redis {
-	l := &Redis{lim: redis_rate.NewLimiter(rdb), limits: make(map[string]redis_rate.Limit, len(limits))}
+	l := &Redis{lim: redis_rate.NewLimiter(rdb), limits: make(map[string]redis_rate.Limit, len(limits)),
+		paces: newSharedPaces(rdb, limits)}
 	for key, lim := range limits {
 		if lim.PerMinute <= 0 {
 			continue
@@ -46,7 +49,14 @@ func (l *Redis) Wait(ctx context.Context, key string) error {
 		return nil
 	}
 	for {
-		res, err := l.lim.Allow(ctx, key, lim)
+		cur, paused := l.paces.current(ctx, key, lim)
+		if paused > 0 {
+			if err := sleep(ctx, paused); err != nil {
+				return err
+			}
+			continue
+		}
+		res, err := l.lim.Allow(ctx, key, cur)
 		if err != nil {
 			if ctx.Err() != nil {
 				return ctx.Err()
