@@ -134,11 +134,22 @@ func (a App) SCIMConfig(token string) (scim.Config, error) {
 	return scim.Config{BaseURL: a.BaseURL, Token: token, Profile: prof}, nil
 }
 
-// RateLimit is a token bucket: WritesPerMinute sustained (default
-// DefaultWritesPerMinute), up to Burst at once (default DefaultBurst).
+// RateLimit is a token bucket: WritesPerMinute sustained (default: the
+// vendor's documented limit, else DefaultWritesPerMinute), up to Burst at
+// once (default DefaultBurst).
+//
+// Adaptive (default: true for a SCIM app whose profile documents no
+// limit, false otherwise) makes
+// WritesPerMinute where the pace starts: it rises while the app accepts
+// writes, up to MaxWritesPerMinute (default ratelimit.DefaultCeiling ×
+// WritesPerMinute), and halves on a 429. A documented limit is not
+// adaptive: it is a fixed ceiling (MaxWritesPerMinute = WritesPerMinute)
+// that a 429 only pauses.
 type RateLimit struct {
-	WritesPerMinute int `yaml:"writes_per_minute"`
-	Burst           int `yaml:"burst"`
+	WritesPerMinute    int  `yaml:"writes_per_minute"`
+	Burst              int  `yaml:"burst"`
+	Adaptive           bool `yaml:"adaptive"`
+	MaxWritesPerMinute int  `yaml:"max_writes_per_minute"`
 }
 
 // Guard is the blast-radius guard: when more than MaxDeactivations

@@ -68,7 +68,7 @@ func TestParseDefaults(t *testing.T) {
 	}
 	defaults := App{
 		Mode:        ModeApply,
-		RateLimit:   RateLimit{WritesPerMinute: DefaultWritesPerMinute, Burst: DefaultBurst},
+		RateLimit:   RateLimit{WritesPerMinute: DefaultWritesPerMinute, Burst: DefaultBurst, MaxWritesPerMinute: DefaultWritesPerMinute},
 		Guard:       Guard{MaxDeactivations: DefaultMaxDeactivations, MaxShare: DefaultMaxShare, Window: DefaultWindow},
 		Deprovision: DeprovisionDeactivate,
 	}
@@ -79,7 +79,7 @@ func TestParseDefaults(t *testing.T) {
 		{"slack", func(a *App) {
 			a.Type, a.Profile, a.BaseURL, a.TokenEnv = TypeSCIM, "slack", "https://api.slack.com/scim/v2", "SLACK_SCIM_TOKEN"
 			// Paced at Slack's documented 180 user writes/min, burst 20 − 1.
-			a.RateLimit = RateLimit{WritesPerMinute: 180, Burst: 19}
+			a.RateLimit = RateLimit{WritesPerMinute: 180, Burst: 19, MaxWritesPerMinute: 180} // a fixed ceiling
 		}},
 		{"google", func(a *App) {
 			a.Type, a.Domain, a.AdminEmail, a.CredentialsEnv = TypeGoogle, "example.com", "admin@example.com", "GOOGLE_SERVICE_ACCOUNT_JSON"
@@ -89,7 +89,9 @@ func TestParseDefaults(t *testing.T) {
 		}},
 		{"zoom", func(a *App) { // explicit zeros stay
 			a.Type, a.Profile, a.BaseURL, a.TokenEnv = TypeSCIM, "generic", "http://127.0.0.1:8089/scim", "ZOOM_TOKEN"
-			a.RateLimit = RateLimit{WritesPerMinute: 30, Burst: 5}
+			// A SCIM vendor without a published limit: the pace adapts,
+			// up to 10 × the start.
+			a.RateLimit = RateLimit{WritesPerMinute: 30, Burst: 5, Adaptive: true, MaxWritesPerMinute: 300}
 			a.Guard = Guard{MaxDeactivations: 0, MaxShare: 0, Window: time.Hour}
 		}},
 		{"pipedrive", func(a *App) { // no credential: dry-run
@@ -182,6 +184,11 @@ func TestParseInvalid(t *testing.T) {
 			":8:15: apps[1].guard.window: must be positive",
 		},
 		"max_share.yaml": {":4:47: apps[0].guard.max_share: maximum: got 1.5, want 1"},
+		"max_writes_per_minute.yaml": {
+			":5:65: apps[0].rate_limit.max_writes_per_minute: 100 is below writes_per_minute (120), where the adaptive pace starts",
+			":9:52: apps[1].rate_limit.max_writes_per_minute: applies only with adaptive: true",
+			":13:58: apps[2].rate_limit.max_writes_per_minute: applies only with adaptive: true",
+		},
 		"http_base_url.yaml": {
 			":4:15: apps[0].base_url: must use https (http only for localhost)",
 			":10:15: apps[2].base_url: must not carry credentials",

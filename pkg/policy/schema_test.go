@@ -71,6 +71,7 @@ func TestSchemaMatchesGo(t *testing.T) {
 		{"deprovision", schemaDefault[string](t, app["deprovision"].Default), DeprovisionDeactivate},
 		{"writes_per_minute", schemaDefault[int](t, rl["writes_per_minute"].Default), DefaultWritesPerMinute},
 		{"burst", schemaDefault[int](t, rl["burst"].Default), DefaultBurst},
+		{"adaptive", schemaDefault[bool](t, rl["adaptive"].Default), defaultRateLimit(App{Type: TypeSCIM, Profile: "generic"}).Adaptive},
 		{"max_deactivations", schemaDefault[int](t, guard["max_deactivations"].Default), DefaultMaxDeactivations},
 		{"max_share", schemaDefault[float64](t, guard["max_share"].Default), DefaultMaxShare},
 	} {

@@ -9,6 +9,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"keycard/pkg/ratelimit"
 	"keycard/pkg/scim"
 )
 
@@ -114,6 +115,7 @@ func (v *validator) checkApps() {
 				v.errorf([]string{"apps", idx, "profile"}, "unknown SCIM profile %q; want one of %s", a.Profile, strings.Join(names, ", "))
 			}
 		}
+		v.checkCeiling(i, a)
 		if p := []string{"apps", idx, "guard", "window"}; v.has(p...) && v.ok(p...) {
 			_, n, _ := lookup(v.root, p)
 			switch d, err := decodeDuration(n); {
@@ -220,13 +222,7 @@ func (v *validator) applyDefaults() {
 				a.Mode = ModeApply
 			}
 		}
-		def := defaultRateLimit(*a)
-		if !has("rate_limit", "writes_per_minute") {
-			a.RateLimit.WritesPerMinute = def.WritesPerMinute
-		}
-		if !has("rate_limit", "burst") {
-			a.RateLimit.Burst = def.Burst
-		}
+		a.RateLimit = v.rateLimit(i, *a)
 		if !has("guard", "max_deactivations") {
 			a.Guard.MaxDeactivations = DefaultMaxDeactivations
 		}
@@ -242,16 +238,59 @@ func (v *validator) applyDefaults() {
 	}
 }
 
+// rateLimit is app i's pace with the defaults filled in for what the
+// file leaves out.
+func (v *validator) rateLimit(i int, a App) RateLimit {
+	has := func(field string) bool { return v.has("apps", strconv.Itoa(i), "rate_limit", field) }
+	def, rl := defaultRateLimit(a), a.RateLimit
+	if !has("writes_per_minute") {
+		rl.WritesPerMinute = def.WritesPerMinute
+	}
+	if !has("burst") {
+		rl.Burst = def.Burst
+	}
+	if !has("adaptive") {
+		rl.Adaptive = def.Adaptive
+	}
+	if !has("max_writes_per_minute") {
+		rl.MaxWritesPerMinute = rl.WritesPerMinute
+		if rl.Adaptive {
+			rl.MaxWritesPerMinute = ratelimit.DefaultCeiling * rl.WritesPerMinute
+		}
+	}
+	return rl
+}
+
+// checkCeiling refuses a ceiling an adaptive pace could not use.
+func (v *validator) checkCeiling(i int, a App) {
+	p := []string{"apps", strconv.Itoa(i), "rate_limit", "max_writes_per_minute"}
+	if !v.has(p...) || !v.ok(p...) || !v.ok("apps", strconv.Itoa(i), "rate_limit", "writes_per_minute") {
+		return
+	}
+	switch rl := v.rateLimit(i, a); {
+	case !rl.Adaptive:
+		v.errorf(p, "applies only with adaptive: true (a fixed pace is its own ceiling: set writes_per_minute)")
+	case rl.MaxWritesPerMinute < rl.WritesPerMinute:
+		v.errorf(p, "%d is below writes_per_minute (%d), where the adaptive pace starts", rl.MaxWritesPerMinute, rl.WritesPerMinute)
+	}
+}
+
 // defaultRateLimit is the pace of an app whose file sets none: the
 // vendor's documented write limit for a SCIM profile that has one (rate
 // limits are paced, not discovered), with a burst one below the vendor's so
 // the first refill never races the server's; else DefaultWritesPerMinute
-// and DefaultBurst, a conservative pace.
+// and DefaultBurst, a conservative pace. That pace adapts for a SCIM
+// vendor that publishes no limit; the other types' vendors (Google,
+// GitHub, GitLab, Discord, Pipedrive) publish theirs, so their pace is
+// fixed until their connectors carry the numbers.
 func defaultRateLimit(a App) RateLimit {
-	if a.Type == TypeSCIM {
-		if p, ok := scim.ProfileByName(a.Profile); ok && p.RateLimit.Documented {
-			return RateLimit{WritesPerMinute: max(1, p.RateLimit.PerMinute()), Burst: max(1, p.RateLimit.Burst-1)}
-		}
+	rl := RateLimit{WritesPerMinute: DefaultWritesPerMinute, Burst: DefaultBurst}
+	if a.Type != TypeSCIM {
+		return rl
 	}
-	return RateLimit{WritesPerMinute: DefaultWritesPerMinute, Burst: DefaultBurst}
+	if p, ok := scim.ProfileByName(a.Profile); ok && p.RateLimit.Documented {
+		return RateLimit{WritesPerMinute: max(1, p.RateLimit.PerMinute()), Burst: max(1, p.RateLimit.Burst-1)}
+	}
+	rl.Adaptive = true
+	return rl
 }

@@ -28,7 +28,8 @@ func NewLocal(limits map[string]Limit) *Local {
 			continue
 		}
 		l.buckets[key] = &bucket{perSec: float64(lim.PerMinute) / 60, burst: float64(lim.burst()),
-			tokens: float64(lim.burst()), changed: make(chan struct{})}
+			tokens: float64(lim.burst()), changed: make(chan struct{}),
+			rules: lim.aimd(), pace: pace{rate: lim.PerMinute}}
 	}
 	return l
 }
@@ -43,7 +44,9 @@ type bucket struct {
 	perSec  float64
 	burst   float64
 	tokens  float64
-	last    time.Time
+	last    time.Time // of the last refill; later than now while the key is paused
+	rules   aimd
+	pace    pace
 	queues  [2][]*waiter  // by Priority
 	streak  int           // High tokens in a row while Normal waited
 	changed chan struct{} // closed and replaced whenever a waiter leaves
@@ -70,18 +73,21 @@ func (l *Local) Wait(ctx context.Context, key string) error {
 		now := l.now()
 		b.refill(now)
 		var delay time.Duration
-		if b.turn() == me {
-			if b.tokens >= 1 {
-				b.tokens--
-				if p == High && len(b.queues[Normal]) > 0 {
-					b.streak++
-				} else {
-					b.streak = 0
-				}
-				b.leave(p, me)
-				b.mu.Unlock()
-				return nil
+		switch {
+		case b.turn() != me:
+		case now.Before(b.last):
+			delay = b.last.Sub(now) // paused by a 429
+		case b.tokens >= 1:
+			b.tokens--
+			if p == High && len(b.queues[Normal]) > 0 {
+				b.streak++
+			} else {
+				b.streak = 0
 			}
+			b.leave(p, me)
+			b.mu.Unlock()
+			return nil
+		default:
 			delay = time.Duration((1 - b.tokens) / b.perSec * float64(time.Second))
 		}
 		changed := b.changed
@@ -121,6 +127,9 @@ func (b *bucket) turn() *waiter {
 }
 
 func (b *bucket) refill(now time.Time) {
+	if now.Before(b.last) {
+		return // paused: nothing accrues before the pause ends
+	}
 	if !b.last.IsZero() {
 		b.tokens = min(b.burst, b.tokens+now.Sub(b.last).Seconds()*b.perSec)
 	}
@@ -136,6 +145,11 @@ func (b *bucket) leave(p Priority, w *waiter) {
 			break
 		}
 	}
+	b.wake()
+}
+
+// wake tells every waiter to look again.
+func (b *bucket) wake() {
 	close(b.changed)
 	b.changed = make(chan struct{})
 }

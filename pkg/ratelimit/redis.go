@@ -15,16 +15,19 @@ import (
 // Waiters of one Priority are served in no particular order; High waiters
 // on any replica go before Normal ones (redis_priority.go). A Redis error
 // is returned (wrapped): the caller retries the event later rather than
-// writing unpaced.
+// writing unpaced. The rate passed to redis_rate is the pace every
+// replica shares (redis_pace.go).
 type Redis struct {
 	rdb    *redis.Client
 	lim    *redis_rate.Limiter
 	limits map[string]Limit
+	paces  *sharedPaces
 }
 
 // NewRedis returns a Redis limiter pacing each key in limits.
 func NewRedis(rdb *redis.Client, limits map[string]Limit) *Redis {
-	l := &Redis{rdb: rdb, lim: redis_rate.NewLimiter(rdb), limits: make(map[string]Limit, len(limits))}
+	l := &Redis{rdb: rdb, lim: redis_rate.NewLimiter(rdb), limits: make(map[string]Limit, len(limits)),
+		paces: newSharedPaces(rdb, limits)}
 	for key, lim := range limits {
 		if lim.PerMinute <= 0 {
 			continue
@@ -57,6 +60,13 @@ func (l *Redis) Wait(ctx context.Context, key string) error {
 		return fmt.Errorf("rate limit %s: %w", key, err)
 	}
 	for {
+		cur, paused := l.paces.current(ctx, key, gcra)
+		if paused > 0 {
+			if err := sleep(ctx, paused); err != nil {
+				return err
+			}
+			continue
+		}
 		aside, err := lane.standAside(ctx)
 		if err != nil {
 			return fail(err)
@@ -67,7 +77,7 @@ func (l *Redis) Wait(ctx context.Context, key string) error {
 			}
 			continue
 		}
-		res, err := l.lim.Allow(ctx, key, gcra)
+		res, err := l.lim.Allow(ctx, key, cur)
 		if err != nil {
 			return fail(err)
 		}

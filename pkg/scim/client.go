@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"keycard/pkg/connector"
+	"keycard/pkg/ratelimit"
 )
 
 // ContentType is the SCIM media type (RFC 7644 §8.1).
@@ -38,6 +39,7 @@ type Client struct {
 	userAgent  string
 	now        func() time.Time
 	pace       func(context.Context) error // before reads, when RateLimit.Reads
+	observe    func(context.Context, ratelimit.Outcome)
 }
 
 // New checks cfg, fills in defaults and returns a client.
@@ -71,6 +73,7 @@ func New(cfg Config) (*Client, error) {
 		pageSize:   orDefault(p.MaxPageSize, DefaultPageSize),
 		userAgent:  orDefault(cfg.UserAgent, DefaultUserAgent),
 		now:        cfg.Now,
+		observe:    cfg.Observe,
 	}
 	if p.RateLimit.Reads {
 		c.pace = cfg.Pace
@@ -572,6 +575,7 @@ func (c *Client) do(ctx context.Context, method, path string, in any, hdr http.H
 		return nil, c.transportErr(ctx, actx, method, errPath, err)
 	}
 	defer resp.Body.Close()
+	c.answered(ctx, method, resp)
 
 	if resp.StatusCode >= 200 && resp.StatusCode <= 299 && out == nil {
 		// Done, and the answer is not needed: however large it is (a
@@ -601,6 +605,26 @@ func (c *Client) do(ctx context.Context, method, path string, in any, hdr http.H
 		}
 	}
 	return resp.Header, nil
+}
+
+// answered reports the vendor's answer to the pacer (Config.Observe).
+// This is the one place that sees every answer: the worker sees only the
+// error an event ends with, so a coalesced group PATCH's 429 would reach
+// it once per joiner in the batch, and the lookups and reactivation a
+// create's adoption makes not at all. The client itself never retries,
+// so each answer is reported once.
+func (c *Client) answered(ctx context.Context, method string, resp *http.Response) {
+	if c.observe == nil || resp.StatusCode >= 500 {
+		return
+	}
+	status := resp.StatusCode
+	if status == http.StatusTooManyRequests || (status == http.StatusForbidden && c.signalled(&Error{Status: status}, resp.Header)) {
+		c.observe(ctx, ratelimit.Outcome{Throttled: true, RetryAfter: retryDelay(resp.Header, c.now())})
+		return
+	}
+	if method != http.MethodGet || c.pace != nil {
+		c.observe(ctx, ratelimit.Outcome{}) // took a token and was not throttled
+	}
 }
 
 // signalled reports whether the profile marks this response transient.

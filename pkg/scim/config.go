@@ -9,6 +9,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"keycard/pkg/ratelimit"
 )
 
 // Defaults used for zero Config fields.
@@ -55,6 +57,12 @@ type Config struct {
 	// budget counts reads too (RateLimit.Reads): the worker paces writes,
 	// and the reads must come out of the same budget.
 	Pace func(context.Context) error
+	// Observe, when set, is told how the vendor answered each request
+	// that took a token (every write; reads too where Pace covers them)
+	// and every throttled one (a 429, or a rate-limit answer the profile
+	// signals, GitHub's 403): the pacer's feedback. A 5xx or a request
+	// without an answer says nothing about the pace and is not reported.
+	Observe func(context.Context, ratelimit.Outcome)
 }
 
 // baseURL checks and normalises cfg.BaseURL.

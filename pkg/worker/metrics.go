@@ -1,11 +1,13 @@
 package worker
 
 import (
+	"context"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"keycard/pkg/event"
+	"keycard/pkg/ratelimit"
 )
 
 // Metrics are shared by every worker in a process; each app gets its own
@@ -20,6 +22,8 @@ type Metrics struct {
 	deadLetters *prometheus.GaugeVec
 	heldNow     *prometheus.GaugeVec
 	leasesLost  *prometheus.CounterVec
+	pace        *prometheus.GaugeVec
+	throttled   *prometheus.CounterVec
 }
 
 var outcomes = []string{"applied", "noop", "duplicate", "stale", "held", "dead_lettered", "retry"}
@@ -67,7 +71,16 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		Name: "keycard_worker_leases_lost_total",
 		Help: "Applies stopped because a ledger lease could not be renewed (lost, or the store unreachable for 2/3 of a lease).",
 	}, []string{"app"})
-	reg.MustRegister(m.events, m.duration, m.endToEnd, m.held, m.limiterWait, m.lag, m.deadLetters, m.heldNow, m.leasesLost)
+	m.pace = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "keycard_app_pace_writes_per_minute",
+		Help: "The pace writes to the app are held to now: its fixed rate_limit, or where an adaptive one has got to.",
+	}, []string{"app"})
+	m.throttled = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "keycard_worker_throttled_total",
+		Help: "Answers in which the app throttled Keycard (a 429, or its rate-limit equivalent).",
+	}, []string{"app"})
+	reg.MustRegister(m.events, m.duration, m.endToEnd, m.held, m.limiterWait, m.lag, m.deadLetters, m.heldNow, m.leasesLost,
+		m.pace, m.throttled)
 	return m
 }
 
@@ -102,5 +115,26 @@ func (a *appMetrics) observe(kind, outcome string, took time.Duration, occurred,
 	a.duration.Observe(took.Seconds())
 	if outcome == "applied" && !occurred.IsZero() {
 		a.endToEnd.Observe(now.Sub(occurred).Seconds())
+	}
+}
+
+// Pacer is a Limiter that learns from the app's answers (pkg/ratelimit).
+type Pacer interface {
+	Observe(ctx context.Context, key string, o ratelimit.Outcome)
+	Pace(key string) int
+}
+
+// Feedback is what app's connector calls with each answer the app gives
+// (scim.Config.Observe): it feeds p, counts the throttled answers and
+// shows p's pace.
+func (m *Metrics) Feedback(app string, p Pacer) func(context.Context, ratelimit.Outcome) {
+	pace, throttled := m.pace.WithLabelValues(app), m.throttled.WithLabelValues(app)
+	pace.Set(float64(p.Pace(app)))
+	return func(ctx context.Context, o ratelimit.Outcome) {
+		p.Observe(ctx, app, o)
+		if o.Throttled {
+			throttled.Inc()
+		}
+		pace.Set(float64(p.Pace(app)))
 	}
 }

@@ -80,11 +80,15 @@ func Serve(ctx context.Context, js jetstream.JetStream, cfg *policy.Config, s Se
 	var (
 		led     ledger.Ledger
 		vers    ledger.Versions
-		limiter worker.Limiter
+		limiter interface {
+			worker.Limiter
+			worker.Pacer
+		}
 	)
 	limits := map[string]ratelimit.Limit{}
 	for _, a := range apps {
-		limits[a.Name] = ratelimit.Limit{PerMinute: a.RateLimit.WritesPerMinute, Burst: a.RateLimit.Burst}
+		rl := a.RateLimit
+		limits[a.Name] = ratelimit.Limit{PerMinute: rl.WritesPerMinute, Burst: rl.Burst, Adaptive: rl.Adaptive, MaxPerMinute: rl.MaxWritesPerMinute}
 	}
 	if s.RedisURL != "" {
 		opts, err := redis.ParseURL(s.RedisURL)
@@ -120,14 +124,15 @@ func Serve(ctx context.Context, js jetstream.JetStream, cfg *policy.Config, s Se
 	for _, a := range apps {
 		// Reads, where a vendor counts them, come out of the app's budget
 		// too (dry-run reads the real vendor as well), and so do the
-		// group writes a connector coalesces.
+		// group writes a connector coalesces. Every answer the vendor
+		// gives feeds the pace back.
 		app := a.Name
 		appPace := func(ctx context.Context) error { return limiter.Wait(ctx, app) }
-		conn, dryRun, err := connectorFor(ctx, a, os.Getenv, appPace, log)
+		conn, dryRun, err := connectorFor(ctx, a, os.Getenv, appPace, metrics.Feedback(app, limiter), log)
 		if err != nil {
 			return err
 		}
-		pace := limiter
+		var pace worker.Limiter = limiter
 		if dryRun {
 			pace = nil // nothing outside is written, so there is no vendor limit to respect
 		}
@@ -170,7 +175,8 @@ func selectApps(cfg *policy.Config, only []string) ([]policy.App, error) {
 //     (google, github, gitlab, discord, pipedrive: the native-connector
 //     issue), is simulated in memory and runs dry: the plan and the audit
 //     trail are real, nothing outside is touched.
-func connectorFor(ctx context.Context, a policy.App, getenv func(string) string, pace func(context.Context) error, log zerolog.Logger) (connector.Connector, bool, error) {
+func connectorFor(ctx context.Context, a policy.App, getenv func(string) string, pace func(context.Context) error,
+	observe func(context.Context, ratelimit.Outcome), log zerolog.Logger) (connector.Connector, bool, error) {
 	token := ""
 	if a.Credential() != "" {
 		token = getenv(a.Credential())
@@ -182,7 +188,7 @@ func connectorFor(ctx context.Context, a policy.App, getenv func(string) string,
 	if err != nil {
 		return nil, false, err
 	}
-	cfg.Pace = pace
+	cfg.Pace, cfg.Observe = pace, observe
 	client, err := scim.New(cfg)
 	if err != nil {
 		return nil, false, fmt.Errorf("app %s: %w", a.Name, err)

@@ -48,7 +48,8 @@ policy:
 
 // running is Serve on a real embedded NATS for one test.
 type running struct {
-	js jetstream.JetStream
+	js  jetstream.JetStream
+	reg *prometheus.Registry
 }
 
 // serve writes yaml to a config file and runs Serve until the test ends.
@@ -72,15 +73,16 @@ func serve(t *testing.T, yaml string, edit func(*Settings)) *running {
 	if err != nil {
 		t.Fatal(err)
 	}
+	reg := prometheus.NewRegistry()
 	done := make(chan error, 1)
-	go func() { done <- Serve(ctx, js, pol, s, 1, zerolog.Nop(), prometheus.NewRegistry()) }()
+	go func() { done <- Serve(ctx, js, pol, s, 1, zerolog.Nop(), reg) }()
 	t.Cleanup(func() {
 		cancel()
 		if err := <-done; err != nil {
 			t.Errorf("Serve: %v", err)
 		}
 	})
-	return &running{js: js}
+	return &running{js: js, reg: reg}
 }
 
 // hire publishes a canonical hired event (sequence 1) for e, asynchronously.
@@ -319,7 +321,7 @@ func TestGenericProfileDiscovers(t *testing.T) {
 		updateErr bool
 	}{{"generic", false}, {"slack", true}} {
 		app := policy.App{Name: "tool", Type: policy.TypeSCIM, Profile: tt.profile, BaseURL: srv.URL(), TokenEnv: "T", Mode: policy.ModeApply}
-		conn, dry, err := connectorFor(context.Background(), app, getenv, nil, zerolog.Nop())
+		conn, dry, err := connectorFor(context.Background(), app, getenv, nil, nil, zerolog.Nop())
 		if err != nil || dry {
 			t.Fatalf("%s: connectorFor: dry %v, %v", tt.profile, dry, err)
 		}
@@ -352,7 +354,7 @@ func TestGenericProfileSendsDeclaredAttributes(t *testing.T) {
 	srv := scimtest.New(scimtest.Quirks{NoEnterpriseUser: true})
 	defer srv.Close()
 	app := policy.App{Name: "tool", Type: policy.TypeSCIM, Profile: "generic", BaseURL: srv.URL(), TokenEnv: "T", Mode: policy.ModeApply}
-	conn, _, err := connectorFor(context.Background(), app, func(string) string { return srv.Token() }, nil, zerolog.Nop())
+	conn, _, err := connectorFor(context.Background(), app, func(string) string { return srv.Token() }, nil, nil, zerolog.Nop())
 	if err != nil {
 		t.Fatal(err)
 	}
