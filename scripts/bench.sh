@@ -19,7 +19,7 @@
 #
 # Tunables (environment):
 #   BENCH_SECTIONS           sections to run, in order
-#                            (baseline ingester normalizer worker scim leavers pipeline)
+#                            (baseline ingester normalizer worker scim leavers adaptive pipeline)
 #   BENCH_ROUNDS             repeats of each saturating run; the median
 #                            run is reported              (3)
 #   BENCH_CONCURRENCY        clients / HTTP concurrency   (16)
@@ -58,7 +58,7 @@ NATS_CLI_VERSION="v0.5.0"
 NATS_SERVER_VERSION="v2.15.2"
 readonly NATS_CLI_VERSION NATS_SERVER_VERSION
 
-read -r -a SECTIONS <<<"${BENCH_SECTIONS:-baseline ingester normalizer worker scim leavers pipeline}"
+read -r -a SECTIONS <<<"${BENCH_SECTIONS:-baseline ingester normalizer worker scim leavers adaptive pipeline}"
 ROUNDS="${BENCH_ROUNDS:-3}"
 CONCURRENCY="${BENCH_CONCURRENCY:-16}"
 BASELINE_MSGS="${BENCH_BASELINE_MSGS:-100000}"
@@ -294,7 +294,7 @@ add_figure() {
 # fmt_value VALUE UNIT
 fmt_value() {
 	case $2 in
-	ms | s) printf '%.2f' "$1" ;;
+	ms | s | x) printf '%.2f' "$1" ;;
 	fraction | writes/hire) printf '%.3f' "$1" ;;
 	MiB) printf '%.1f' "$1" ;;
 	*) printf '%.0f' "$1" ;;
@@ -779,6 +779,26 @@ section_leavers() {
 	add_figure leaver_p50_ms "$(jget leaver_p50_ms "$out")" ms joiner_p50_ms ""
 	add_figure leaver_p99_ms "$(jget leaver_p99_ms "$out")" ms joiner_p50_ms "<=2000"
 	add_figure leaver_backlog_min "$(jget backlog_at_leaver_min "$out")" count "" ""
+}
+
+# adaptive: a vendor that publishes no limit (Notion profile, test server
+# enforcing 6000 writes/min that Keycard is not told). The same 400 hires
+# (one group, coalesced) at the fixed starting pace (1200/min; the default
+# 60/min scaled ×20 so a round takes seconds) and adapting from it; the
+# speedup is the fixed round's time over the adaptive one's.
+section_adaptive() {
+	local out="$WORK/adaptive.json"
+	build_benchworker
+	log "adaptive: 400 hires at a vendor without a published limit, fixed pace then adaptive"
+	if ! run_tracked timeout 300 "$WORK/benchworker" adaptive -nats "$NATS_URL" -log "$WORK/adaptive.log" >"$out" 2>"$WORK/adaptive.err"; then
+		show_log "$WORK/adaptive.err"
+		show_log "$WORK/adaptive.log"
+		die "benchworker adaptive failed"
+	fi
+	cat "$WORK/adaptive.err" >&2
+	NOTES+=("adaptive: start $(jget start_pace_per_min "$out")/min, vendor limit $(jget server_limit_per_min "$out")/min (unpublished); $(jget limit_share "$out") of the vendor's limit used once adapting")
+	add_figure adaptive_speedup "$(jget speedup "$out")" x "" ">=2"
+	add_figure adaptive_limit_share "$(jget limit_share "$out")" fraction "" ""
 }
 
 # pipeline_run NAME ARGS...: one `benchworker pipeline` run, its JSON in

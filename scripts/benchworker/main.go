@@ -98,6 +98,8 @@ func main() {
 		err = runPipeline(ctx, os.Args[2:], os.Stdout, os.Stderr)
 	case "scim":
 		err = runSCIM(ctx, os.Args[2:], os.Stdout, os.Stderr)
+	case "adaptive":
+		err = runAdaptive(ctx, os.Args[2:], os.Stdout, os.Stderr)
 	case "leavers":
 		err = runLeavers(ctx, os.Args[2:], os.Stdout, os.Stderr)
 	default:
@@ -110,7 +112,7 @@ func main() {
 }
 
 func usage() {
-	fmt.Fprintln(os.Stderr, "usage: benchworker worker|pipeline|scim|leavers -nats URL [flags]")
+	fmt.Fprintln(os.Stderr, "usage: benchworker worker|pipeline|scim|leavers|adaptive -nats URL [flags]")
 	os.Exit(2)
 }
 
