@@ -8,19 +8,7 @@ import (
 	"cel.dev/cel-go/cel"
 	"cel.dev/cel-go/common/types"
 
-	"keycard/pkg/scim"
-)
-
-// App types.
-const (
-	TypeSCIM      = "scim"
-	TypeGoogle    = "google"
-	TypeGitHub    = "github"
-	TypeGitLab    = "gitlab"
-	TypeDiscord   = "discord"
-	TypePipedrive = "pipedrive"
-	// TypeDryRun is a connector that changes nothing and only logs its plan.
-	TypeDryRun = "dryrun"
+	"keycard/pkg/connector/registry"
 )
 
 // Modes.
@@ -29,18 +17,8 @@ const (
 	ModeDryRun = "dry-run"
 )
 
-// Deprovision actions.
-const (
-	// DeprovisionDeactivate deactivates or suspends (reversible).
-	DeprovisionDeactivate = "deactivate"
-	// DeprovisionDelete deletes the account; only when configured.
-	DeprovisionDelete = "delete"
-)
-
 // Defaults applied by Load and Parse to what the file leaves out.
 const (
-	DefaultWritesPerMinute  = 60
-	DefaultBurst            = 1
 	DefaultMaxDeactivations = 10
 	DefaultMaxShare         = 0.1
 	DefaultWindow           = 10 * time.Minute
@@ -67,25 +45,15 @@ type App struct {
 	// Name is unique, ^[a-z][a-z0-9-]{0,31}$; the metric label "app" and
 	// a NATS subject token.
 	Name string `yaml:"name"`
-	// Type is one of the Type* constants.
+	// Type names the app's connector in the registry the file is loaded
+	// with ("scim").
 	Type string `yaml:"type"`
-	// Profile names the vendor quirks of a SCIM implementation ("slack").
-	Profile string `yaml:"profile,omitempty"`
-	// BaseURL is the API base URL: https, or http for localhost only.
-	// Empty means the connector's default.
-	BaseURL string `yaml:"base_url,omitempty"`
 	// TokenEnv names the environment variable holding the API token (never
 	// the token itself).
 	TokenEnv string `yaml:"token_env,omitempty"`
 	// CredentialsEnv names the environment variable holding a credentials
 	// document, such as a Google service-account key.
 	CredentialsEnv string `yaml:"credentials_env,omitempty"`
-	// Domain is the primary domain (google).
-	Domain string `yaml:"domain,omitempty"`
-	// AdminEmail is the admin a Google service account impersonates.
-	AdminEmail string `yaml:"admin_email,omitempty"`
-	// Org is the GitHub organisation or GitLab top-level group.
-	Org string `yaml:"org,omitempty"`
 	// Mode is ModeApply or ModeDryRun. Default: ModeApply when TokenEnv or
 	// CredentialsEnv is set, ModeDryRun otherwise. A worker still runs in
 	// dry-run when the named variable is unset at run time.
@@ -94,8 +62,12 @@ type App struct {
 	RateLimit RateLimit `yaml:"rate_limit"`
 	// Guard holds mass deactivations for an operator.
 	Guard Guard `yaml:"guard"`
-	// Deprovision is DeprovisionDeactivate (default) or DeprovisionDelete.
-	Deprovision string `yaml:"deprovision"`
+	// Settings are the keys of the app's type (a SCIM app's profile and
+	// base_url), for its connector: the file writes them beside the
+	// common keys, and the type's factory says which it takes and checks
+	// them. They are the connector's, not the policy's, so a new
+	// connector's settings need no change here or in the schema.
+	Settings map[string]string `yaml:",inline"`
 }
 
 // Credential names the environment variable holding the app's credential:
@@ -107,39 +79,18 @@ func (a App) Credential() string {
 	return a.CredentialsEnv
 }
 
-// SCIMConfig is the SCIM client configuration for a TypeSCIM app: its
-// profile (Profile, default "generic"), BaseURL, and token, the value of
-// the variable Credential names. Everything else (Pace, timeouts, the
-// HTTP client) is the caller's to add. It fails for another type, an
-// unknown profile (Parse refuses those already) or a missing BaseURL (the
-// message shows the profile's URL template).
-func (a App) SCIMConfig(token string) (scim.Config, error) {
-	if a.Type != TypeSCIM {
-		return scim.Config{}, fmt.Errorf("app %s: type %s is not %s", a.Name, a.Type, TypeSCIM)
-	}
-	name := a.Profile
-	if name == "" {
-		name = "generic"
-	}
-	prof, ok := scim.ProfileByName(name)
-	if !ok {
-		return scim.Config{}, fmt.Errorf("app %s: unknown SCIM profile %q", a.Name, a.Profile)
-	}
-	if a.BaseURL == "" {
-		if prof.BaseURLTemplate == "" { // generic: no vendor to take an example from
-			return scim.Config{}, fmt.Errorf("app %s: base_url is required (the %s SCIM root)", a.Name, prof.Name)
-		}
-		return scim.Config{}, fmt.Errorf("app %s: base_url is required (the %s SCIM root, e.g. %s)", a.Name, prof.Name, prof.BaseURLTemplate)
-	}
-	return scim.Config{BaseURL: a.BaseURL, Token: token, Profile: prof}, nil
+// Connector is what the app's connector factory is told about it.
+func (a App) Connector() registry.App {
+	return registry.App{Name: a.Name, Settings: a.Settings}
 }
 
-// RateLimit is a token bucket: WritesPerMinute sustained (default: the
-// vendor's documented limit, else DefaultWritesPerMinute), up to Burst at
-// once (default DefaultBurst).
+// RateLimit is a token bucket: WritesPerMinute sustained, up to Burst at
+// once. The defaults are the app's connector's (registry.Factory.Pace):
+// the vendor's documented limit, else registry.DefaultWritesPerMinute and
+// registry.DefaultBurst.
 //
-// Adaptive (default: true for a SCIM app whose profile documents no
-// limit, false otherwise) makes
+// Adaptive (default: the connector's; true for a SCIM app whose profile
+// documents no limit) makes
 // WritesPerMinute where the pace starts: it rises while the app accepts
 // writes, up to MaxWritesPerMinute (default ratelimit.DefaultCeiling ×
 // WritesPerMinute), and halves on a 429. A documented limit is not
@@ -198,12 +149,12 @@ type compiledRule struct {
 }
 
 // Load reads and parses the configuration file at path; see Parse.
-func Load(path string) (*Config, error) {
+func Load(path string, types *registry.Registry) (*Config, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("load config: %w", err)
 	}
-	return Parse(path, data)
+	return Parse(path, data, types)
 }
 
 // Parse decodes, validates and compiles the configuration in data; file
@@ -211,10 +162,10 @@ func Load(path string) (*Config, error) {
 // reported, as *Error values joined with errors.Join, sorted by position.
 // Validation runs in three passes: the YAML syntax; the document against
 // the keycard-config.v1 JSON Schema; then the semantic checks (unique app
-// names, grants only for defined apps, CEL conditions, URLs, durations),
-// which skip fields the schema already rejected. Defaults are applied
-// after validation.
-func Parse(file string, data []byte) (*Config, error) {
+// names, app types and their settings as types has them, grants only for
+// defined apps, CEL conditions, durations), which skip fields the schema
+// already rejected. Defaults are applied after validation.
+func Parse(file string, data []byte, types *registry.Registry) (*Config, error) {
 	display := file
 	if display == "" {
 		display = "<config>"
@@ -223,7 +174,7 @@ func Parse(file string, data []byte) (*Config, error) {
 	if perr != nil {
 		return nil, joinErrors([]*Error{perr})
 	}
-	v := &validator{file: display, root: root}
+	v := &validator{file: display, root: root, types: types}
 	v.validate(data)
 	if len(v.errs) > 0 {
 		return nil, joinErrors(v.errs)

@@ -8,6 +8,10 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"keycard/pkg/connector/registry"
+	"keycard/pkg/connectors"
+	"keycard/pkg/ratelimit"
 )
 
 const exampleConfig = "../../deployments/keycard.example.yaml"
@@ -37,7 +41,7 @@ func problems(t *testing.T, err error) []*Error {
 
 func TestLoadExample(t *testing.T) {
 	t.Parallel()
-	cfg, err := Load(exampleConfig)
+	cfg, err := Load(exampleConfig, connectors.Registry())
 	if err != nil {
 		t.Fatalf("Load(%s): %v", exampleConfig, err)
 	}
@@ -52,7 +56,7 @@ func TestLoadExample(t *testing.T) {
 		t.Errorf("apps = %v, want %v", names, want)
 	}
 	google, ok := cfg.App("google")
-	if !ok || google.Credential() != "GOOGLE_SERVICE_ACCOUNT_JSON" || google.Domain != "example.com" {
+	if !ok || google.Credential() != "GOOGLE_SERVICE_ACCOUNT_JSON" || google.Settings["domain"] != "example.com" {
 		t.Errorf("App(google) = %+v, %v", google, ok)
 	}
 	if _, ok := cfg.App("jira"); ok {
@@ -62,42 +66,45 @@ func TestLoadExample(t *testing.T) {
 
 func TestParseDefaults(t *testing.T) {
 	t.Parallel()
-	cfg, err := Load("testdata/policy.yaml")
+	cfg, err := Load("testdata/policy.yaml", connectors.Registry())
 	if err != nil {
 		t.Fatal(err)
 	}
 	defaults := App{
-		Mode:        ModeApply,
-		RateLimit:   RateLimit{WritesPerMinute: DefaultWritesPerMinute, Burst: DefaultBurst, MaxWritesPerMinute: DefaultWritesPerMinute},
-		Guard:       Guard{MaxDeactivations: DefaultMaxDeactivations, MaxShare: DefaultMaxShare, Window: DefaultWindow},
-		Deprovision: DeprovisionDeactivate,
+		Mode:      ModeApply,
+		RateLimit: RateLimit{WritesPerMinute: registry.DefaultWritesPerMinute, Burst: registry.DefaultBurst, MaxWritesPerMinute: registry.DefaultWritesPerMinute},
+		Guard:     Guard{MaxDeactivations: DefaultMaxDeactivations, MaxShare: DefaultMaxShare, Window: DefaultWindow},
 	}
 	tests := []struct {
 		app  string
 		want func(a *App)
 	}{
 		{"slack", func(a *App) {
-			a.Type, a.Profile, a.BaseURL, a.TokenEnv = TypeSCIM, "slack", "https://api.slack.com/scim/v2", "SLACK_SCIM_TOKEN"
+			a.Type, a.TokenEnv = "scim", "SLACK_SCIM_TOKEN"
+			a.Settings = map[string]string{"profile": "slack", "base_url": "https://api.slack.com/scim/v2"}
 			// Paced at Slack's documented 180 user writes/min, burst 20 − 1.
 			a.RateLimit = RateLimit{WritesPerMinute: 180, Burst: 19, MaxWritesPerMinute: 180} // a fixed ceiling
 		}},
 		{"google", func(a *App) {
-			a.Type, a.Domain, a.AdminEmail, a.CredentialsEnv = TypeGoogle, "example.com", "admin@example.com", "GOOGLE_SERVICE_ACCOUNT_JSON"
+			a.Type, a.CredentialsEnv = "google", "GOOGLE_SERVICE_ACCOUNT_JSON"
+			a.Settings = map[string]string{"domain": "example.com", "admin_email": "admin@example.com"}
 		}},
 		{"github", func(a *App) { // explicit dry-run despite a token
-			a.Type, a.Org, a.TokenEnv, a.Mode = TypeGitHub, "example-org", "GITHUB_TOKEN", ModeDryRun
+			a.Type, a.TokenEnv, a.Mode = "github", "GITHUB_TOKEN", ModeDryRun
+			a.Settings = map[string]string{"org": "example-org"}
 		}},
 		{"zoom", func(a *App) { // explicit zeros stay
-			a.Type, a.Profile, a.BaseURL, a.TokenEnv = TypeSCIM, "generic", "http://127.0.0.1:8089/scim", "ZOOM_TOKEN"
+			a.Type, a.TokenEnv = "scim", "ZOOM_TOKEN"
+			a.Settings = map[string]string{"profile": "generic", "base_url": "http://127.0.0.1:8089/scim"}
 			// A SCIM vendor without a published limit: the pace adapts,
 			// up to 10 × the start.
 			a.RateLimit = RateLimit{WritesPerMinute: 30, Burst: 5, Adaptive: true, MaxWritesPerMinute: 300}
 			a.Guard = Guard{MaxDeactivations: 0, MaxShare: 0, Window: time.Hour}
 		}},
 		{"pipedrive", func(a *App) { // no credential: dry-run
-			a.Type, a.Mode, a.Deprovision = TypePipedrive, ModeDryRun, DeprovisionDelete
+			a.Type, a.Mode = "pipedrive", ModeDryRun
 		}},
-		{"notion", func(a *App) { a.Type, a.Mode = TypeDryRun, ModeDryRun }},
+		{"notion", func(a *App) { a.Type, a.Mode = registry.TypeDryRun, ModeDryRun }},
 	}
 	if len(cfg.Apps) != len(tests) {
 		t.Fatalf("%d apps, want %d", len(cfg.Apps), len(tests))
@@ -136,7 +143,7 @@ policy:
     - {when: 'true', grant: {slack: {}}}
     - {name: named, when: 'false', grant: {slack: {}}}
     - {when: 'true', grant: {slack: {groups: [x]}}}
-`))
+`), connectors.Registry())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -163,7 +170,7 @@ func TestParseInvalid(t *testing.T) {
 		"duplicate_app.yaml":   {`:6:11: apps[2].name: duplicate app name "slack" (first defined on line 2)`},
 		"duplicate_key.yaml":   {`:4:5: apps[0].type: duplicate key "type"`},
 		"bad_app_name.yaml":    {`:2:11: apps[0].name: "Slack_Prod": want lower-case letters`},
-		"unknown_type.yaml":    {":3:11: apps[0].type: value must be one of 'scim'"},
+		"unknown_type.yaml":    {`:3:11: apps[0].type: unknown app type "slack"; want one of scim, `},
 		"missing_required.yaml": {
 			`:1:1: missing required key "policy"`,
 			`:2:5: apps[0]: missing required key "type"`,
@@ -203,7 +210,7 @@ func TestParseInvalid(t *testing.T) {
 			":6:37: apps[0].rate_limit.writes_per_minute: minimum: got 0, want 1",
 			`:7:11: apps[1].name: duplicate app name "slack"`,
 			`:9:11: apps[2].name: "Bad": want lower-case letters`,
-			":10:11: apps[2].type: value must be one of",
+			`:10:11: apps[2].type: unknown app type "jira"; want one of scim, google, github, gitlab, discord, pipedrive, dryrun`,
 			":11:24: apps[2].guard.max_share: maximum: got 2, want 1",
 			`:11:35: apps[2].guard.window: "soon": want a duration`,
 			":14:33: policy.birthright.slack.seats: unknown key",
@@ -226,7 +233,7 @@ func TestParseInvalid(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			path := filepath.Join("testdata", "invalid", name)
-			cfg, err := Load(path)
+			cfg, err := Load(path, connectors.Registry())
 			if err == nil {
 				t.Fatalf("Load(%s) = %+v, want errors", path, cfg)
 			}
@@ -250,7 +257,7 @@ func TestParseInvalid(t *testing.T) {
 
 func TestErrorFields(t *testing.T) {
 	t.Parallel()
-	_, err := Load("testdata/invalid/cel_unknown_field.yaml")
+	_, err := Load("testdata/invalid/cel_unknown_field.yaml", connectors.Registry())
 	var pe *Error
 	if !errors.As(err, &pe) {
 		t.Fatalf("errors.As(%v) found no *Error", err)
@@ -330,7 +337,7 @@ func TestParseYAMLFeatures(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			cfg, err := Parse("", []byte(tc.yaml))
+			cfg, err := Parse("", []byte(tc.yaml), connectors.Registry())
 			got := problems(t, err)
 			if len(tc.want) == 0 {
 				if err != nil || cfg == nil {
@@ -352,7 +359,7 @@ func TestParseYAMLFeatures(t *testing.T) {
 
 func TestLoadMissingFile(t *testing.T) {
 	t.Parallel()
-	_, err := Load(filepath.Join(t.TempDir(), "nope.yaml"))
+	_, err := Load(filepath.Join(t.TempDir(), "nope.yaml"), connectors.Registry())
 	if !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("Load(missing) = %v, want os.ErrNotExist", err)
 	}
@@ -370,7 +377,7 @@ func FuzzParse(f *testing.F) {
 		}
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		cfg, err := Parse("fuzz.yaml", data)
+		cfg, err := Parse("fuzz.yaml", data, connectors.Registry())
 		if (cfg == nil) == (err == nil) {
 			t.Fatalf("Parse = %v, %v: want exactly one of them", cfg, err)
 		}
@@ -384,9 +391,54 @@ func FuzzParse(f *testing.F) {
 
 func TestParseNoCascade(t *testing.T) {
 	t.Parallel()
-	_, err := Parse("k.yaml", []byte("apps: slack\npolicy:\n  birthright: {slack: {}}\n"))
+	_, err := Parse("k.yaml", []byte("apps: slack\npolicy:\n  birthright: {slack: {}}\n"), connectors.Registry())
 	got := problems(t, err)
 	if len(got) != 1 || got[0].Error() != "k.yaml:1:7: apps: got string, want array" {
 		t.Errorf("problems = %q, want only the one about apps", got)
+	}
+}
+
+// acme is a connector type policy has never heard of: it is checked and
+// paced through the registry alone.
+type acme struct{ registry.Simulated }
+
+func (acme) Validate(a registry.App) error {
+	if a.Settings["subdomain"] == "bad" {
+		return &registry.SettingError{Key: "subdomain", Msg: "no such acme tenant"}
+	}
+	return nil
+}
+
+func (acme) Pace(registry.App) ratelimit.Limit { return ratelimit.Limit{PerMinute: 42, Burst: 3} }
+
+func TestParseTypeFromRegistry(t *testing.T) {
+	t.Parallel()
+	types := registry.New(acme{registry.Simulated{Name: "acme", Keys: []string{"subdomain"}}})
+	tests := []struct {
+		name string
+		app  string
+		want string // the one problem; "" for none
+	}{
+		{"valid", "subdomain: good", ""},
+		{"setting refused by the connector", "subdomain: bad", "k.yaml:4:16: apps[0].subdomain: no such acme tenant"},
+		{"setting of another type", "profile: slack", "k.yaml:4:5: apps[0].profile: unknown key"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			cfg, err := Parse("k.yaml", []byte("apps:\n  - name: a\n    type: acme\n    "+tt.app+"\npolicy: {}\n"), types)
+			if tt.want != "" {
+				if got := problems(t, err); len(got) != 1 || got[0].Error() != tt.want {
+					t.Fatalf("problems %v, want %q", got, tt.want)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rl := cfg.Apps[0].RateLimit; rl != (RateLimit{WritesPerMinute: 42, Burst: 3, MaxWritesPerMinute: 42}) {
+				t.Errorf("rate limit %+v, want the connector's 42/min, burst 3", rl)
+			}
+		})
 	}
 }

@@ -5,14 +5,19 @@
 // The configuration is one YAML file (KEYCARD_CONFIG; example:
 // deployments/keycard.example.yaml) whose shape is fixed by the JSON Schema
 // keycard-config.v1.json. [Load] and [Parse] validate it against that
-// schema, then check what a schema cannot say (unique app names, grants
-// only for defined apps, CEL conditions that compile to bool over known
-// employee fields, https base URLs), and report every problem at once as
+// schema, then check what a schema cannot say (unique app names, app
+// types and their settings as the connector registry they are given has
+// them, grants only for defined apps, CEL conditions that compile to bool
+// over known employee fields), and report every problem at once as
 // [*Error] values with file, line, column and field path:
 //
 //	keycard.yaml:14:11: policy.rules[1].when: undeclared reference to 'employe' (did you mean 'employee'?)
 //
 // Defaults are applied after validation (see [App], [RateLimit], [Guard]).
+//
+// The policy names no vendor: an app's type, its settings and its default
+// pace are its connector's (keycard/pkg/connector/registry), so a new
+// connector changes nothing here.
 //
 // [Config.Evaluate] turns one snapshot into the desired state of every
 // configured app: only a person who is [event.Active] on the day gets

@@ -7,6 +7,8 @@ import (
 	"sync"
 	"testing"
 
+	"keycard/pkg/connector/registry"
+	"keycard/pkg/connectors"
 	"keycard/pkg/event"
 )
 
@@ -15,7 +17,7 @@ const today = "2025-06-02"
 // loadTestPolicy loads testdata/policy.yaml.
 func loadTestPolicy(t testing.TB) *Config {
 	t.Helper()
-	cfg, err := Load("testdata/policy.yaml")
+	cfg, err := Load("testdata/policy.yaml", connectors.Registry())
 	if err != nil {
 		t.Fatalf("load test policy: %v", err)
 	}
@@ -202,7 +204,7 @@ policy:
     - name: all
       when: 'true'
       grant: {slack: {groups: [all]}}
-`))
+`), connectors.Registry())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -248,7 +250,7 @@ policy:
 
 func TestEvaluateExampleConfig(t *testing.T) {
 	t.Parallel()
-	cfg, err := Load(exampleConfig)
+	cfg, err := Load(exampleConfig, connectors.Registry())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -301,7 +303,7 @@ func TestEvaluateExampleConfig(t *testing.T) {
 func TestEvaluateUnloadedConfig(t *testing.T) {
 	t.Parallel()
 	cfg := &Config{
-		Apps: []App{{Name: "slack", Type: TypeDryRun}},
+		Apps: []App{{Name: "slack", Type: registry.TypeDryRun}},
 		Policy: Policy{
 			Birthright: map[string]Grant{"slack": {Groups: []string{"everyone"}}, "ghost": {}},
 			Rules:      []Rule{{Name: "eng", When: "true", Grant: map[string]Grant{"slack": {Groups: []string{"eng"}}}}},
@@ -371,7 +373,7 @@ func benchConfig(b *testing.B) *Config {
 	} {
 		fmt.Fprintf(&sb, "    - {name: r%d, when: '%s', grant: {slack: {groups: [g%d]}, github: {teams: [t%d]}, zoom: {license: l%d}}}\n", i, when, i, i, i)
 	}
-	cfg, err := Parse("bench.yaml", []byte(sb.String()))
+	cfg, err := Parse("bench.yaml", []byte(sb.String()), connectors.Registry())
 	if err != nil {
 		b.Fatal(err)
 	}

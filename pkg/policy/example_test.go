@@ -4,12 +4,13 @@ import (
 	"fmt"
 	"log"
 
+	"keycard/pkg/connectors"
 	"keycard/pkg/event"
 	"keycard/pkg/policy"
 )
 
 func ExampleLoad() {
-	cfg, err := policy.Load("testdata/policy.yaml")
+	cfg, err := policy.Load("testdata/policy.yaml", connectors.Registry())
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -34,7 +35,7 @@ policy:
   rules:
     - when: 'employe.department == "Engineering"'
       grant: {slack: {groups: [eng]}, github: {}}
-`))
+`), connectors.Registry())
 	fmt.Println(err)
 	// Output:
 	// keycard.yaml:4:5: apps[0].token: unknown key; secrets never go in this file: name the environment variable that holds it with token_env
@@ -55,7 +56,7 @@ policy:
       grant:
         slack: {groups: [eng]}
         github: {teams: [engineering]}
-`))
+`), connectors.Registry())
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -50,6 +50,14 @@ var secretKeys = map[string]bool{
 	"password": true, "credentials": true, "client_secret": true, "bearer": true,
 }
 
+// unknownKey is the message for a key nothing takes.
+func unknownKey(k string) string {
+	if secretKeys[strings.ToLower(k)] {
+		return "unknown key; secrets never go in this file: name the environment variable that holds it with token_env"
+	}
+	return "unknown key"
+}
+
 // validateSchema checks the decoded document against the schema and
 // records one *Error per failing location.
 func (v *validator) validateSchema(doc any) {
@@ -75,11 +83,7 @@ func (v *validator) schemaError(ve *jsonschema.ValidationError, p *message.Print
 	switch k := ve.ErrorKind.(type) {
 	case *kind.AdditionalProperties:
 		for _, prop := range k.Properties {
-			msg := "unknown key"
-			if secretKeys[strings.ToLower(prop)] {
-				msg += "; secrets never go in this file: name the environment variable that holds it with token_env"
-			}
-			v.keyErrorf(appendPath(path, prop), "%s", msg)
+			v.keyErrorf(appendPath(path, prop), "%s", unknownKey(prop))
 		}
 		return
 	case *kind.Required:
@@ -108,11 +112,9 @@ func (v *validator) schemaError(ve *jsonschema.ValidationError, p *message.Print
 // patternHints replace the regular expression in pattern errors, by the
 // schema location that failed.
 var patternHints = map[string]string{
-	"/$defs/appName":                    "want lower-case letters, digits and '-', starting with a letter, at most 32 characters",
-	"/$defs/envName":                    "want an environment variable name (A-Z, 0-9, _, starting with a letter), not its value",
-	"/$defs/duration":                   "want a duration such as 30s, 10m or 1h30m",
-	"/$defs/app/properties/base_url":    "want an https:// URL",
-	"/$defs/app/properties/admin_email": "want an email address",
+	"/$defs/appName":  "want lower-case letters, digits and '-', starting with a letter, at most 32 characters",
+	"/$defs/envName":  "want an environment variable name (A-Z, 0-9, _, starting with a letter), not its value",
+	"/$defs/duration": "want a duration such as 30s, 10m or 1h30m",
 }
 
 // leafMessage describes an error without causes.

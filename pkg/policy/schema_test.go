@@ -7,6 +7,9 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"keycard/pkg/connector/registry"
+	"keycard/pkg/scim"
 )
 
 // canonicalSchema is the workspace copy that the embedded one must equal.
@@ -27,7 +30,7 @@ func TestSchemaCopyMatchesCanonical(t *testing.T) {
 	}
 }
 
-// TestSchemaMatchesGo fails when the schema's $id, app types and defaults
+// TestSchemaMatchesGo fails when the schema's $id, modes and defaults
 // drift from the Go constants.
 func TestSchemaMatchesGo(t *testing.T) {
 	t.Parallel()
@@ -49,15 +52,8 @@ func TestSchemaMatchesGo(t *testing.T) {
 		t.Errorf("$id = %q, want SchemaID %q", doc.ID, SchemaID)
 	}
 	app := doc.Defs.App.Properties
-	types := []string{TypeSCIM, TypeGoogle, TypeGitHub, TypeGitLab, TypeDiscord, TypePipedrive, TypeDryRun}
-	if !slices.Equal(app["type"].Enum, types) {
-		t.Errorf("type enum = %v, want %v", app["type"].Enum, types)
-	}
 	if want := []string{ModeApply, ModeDryRun}; !slices.Equal(app["mode"].Enum, want) {
 		t.Errorf("mode enum = %v, want %v", app["mode"].Enum, want)
-	}
-	if want := []string{DeprovisionDeactivate, DeprovisionDelete}; !slices.Equal(app["deprovision"].Enum, want) {
-		t.Errorf("deprovision enum = %v, want %v", app["deprovision"].Enum, want)
 	}
 	rl, guard := app["rate_limit"].Properties, app["guard"].Properties
 	window, err := time.ParseDuration(schemaDefault[string](t, guard["window"].Default))
@@ -68,10 +64,9 @@ func TestSchemaMatchesGo(t *testing.T) {
 		name      string
 		got, want any
 	}{
-		{"deprovision", schemaDefault[string](t, app["deprovision"].Default), DeprovisionDeactivate},
-		{"writes_per_minute", schemaDefault[int](t, rl["writes_per_minute"].Default), DefaultWritesPerMinute},
-		{"burst", schemaDefault[int](t, rl["burst"].Default), DefaultBurst},
-		{"adaptive", schemaDefault[bool](t, rl["adaptive"].Default), defaultRateLimit(App{Type: TypeSCIM, Profile: "generic"}).Adaptive},
+		{"writes_per_minute", schemaDefault[int](t, rl["writes_per_minute"].Default), registry.DefaultWritesPerMinute},
+		{"burst", schemaDefault[int](t, rl["burst"].Default), registry.DefaultBurst},
+		{"adaptive", schemaDefault[bool](t, rl["adaptive"].Default), scim.Factory{}.Pace(registry.App{Settings: map[string]string{"profile": "generic"}}).Adaptive},
 		{"max_deactivations", schemaDefault[int](t, guard["max_deactivations"].Default), DefaultMaxDeactivations},
 		{"max_share", schemaDefault[float64](t, guard["max_share"].Default), DefaultMaxShare},
 	} {

@@ -1,21 +1,22 @@
 package policy
 
 import (
+	"errors"
 	"fmt"
-	"net"
-	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
 
+	"keycard/pkg/connector/registry"
 	"keycard/pkg/ratelimit"
-	"keycard/pkg/scim"
 )
 
 // validator collects every problem of one file.
 type validator struct {
 	file  string
+	types *registry.Registry
 	lines []string
 	root  *yaml.Node
 	cfg   *Config
@@ -95,26 +96,13 @@ func (v *validator) checkApps() {
 				first[a.Name] = i
 			}
 		}
-		if a.BaseURL != "" && v.ok("apps", idx, "base_url") {
-			if msg := checkBaseURL(a.BaseURL); msg != "" {
-				v.errorf([]string{"apps", idx, "base_url"}, "%s", msg)
-			}
-		}
-		if a.Mode == ModeApply && a.Credential() == "" && a.Type != TypeDryRun && v.ok("apps", idx, "mode") {
+		if a.Mode == ModeApply && a.Credential() == "" && a.Type != registry.TypeDryRun && v.ok("apps", idx, "mode") {
 			v.errorf([]string{"apps", idx, "mode"}, "mode apply needs token_env or credentials_env")
 		}
 		if a.TokenEnv != "" && a.CredentialsEnv != "" {
 			v.errorf([]string{"apps", idx, "credentials_env"}, "set token_env or credentials_env, not both")
 		}
-		if a.Type == TypeSCIM && a.Profile != "" && v.ok("apps", idx, "profile") {
-			if _, known := scim.ProfileByName(a.Profile); !known {
-				var names []string
-				for _, p := range scim.Profiles() {
-					names = append(names, p.Name)
-				}
-				v.errorf([]string{"apps", idx, "profile"}, "unknown SCIM profile %q; want one of %s", a.Profile, strings.Join(names, ", "))
-			}
-		}
+		v.checkType(i, a)
 		v.checkCeiling(i, a)
 		if p := []string{"apps", idx, "guard", "window"}; v.has(p...) && v.ok(p...) {
 			_, n, _ := lookup(v.root, p)
@@ -128,28 +116,49 @@ func (v *validator) checkApps() {
 	}
 }
 
-// checkBaseURL returns what is wrong with an app's base URL, or "".
-func checkBaseURL(raw string) string {
-	u, err := url.Parse(raw)
-	switch {
-	case err != nil:
-		return err.Error()
-	case u.Host == "":
-		return "want an absolute URL with a host"
-	case u.User != nil:
-		return "must not carry credentials; name the variable that holds them with token_env"
-	case u.RawQuery != "" || u.Fragment != "":
-		return "must not have a query or fragment"
-	case u.Scheme == "https":
-		return ""
-	case u.Scheme == "http":
-		h := u.Hostname()
-		if ip := net.ParseIP(h); h == "localhost" || (ip != nil && ip.IsLoopback()) {
-			return ""
-		}
-		return "must use https (http only for localhost)"
+// checkType checks app i's type is in the registry, and its settings are
+// ones the type takes, as its factory validates them.
+func (v *validator) checkType(i int, a App) {
+	idx := strconv.Itoa(i)
+	if !v.ok("apps", idx, "type") || a.Type == "" {
+		return
 	}
-	return "must use https"
+	f, ok := v.types.Lookup(a.Type)
+	if !ok {
+		v.errorf([]string{"apps", idx, "type"}, "unknown app type %q; want one of %s", a.Type, strings.Join(v.types.Types(), ", "))
+		return
+	}
+	for k := range a.Settings {
+		if p := []string{"apps", idx, k}; !slices.Contains(f.Settings(), k) && v.ok(p...) {
+			v.keyErrorf(p, "%s", unknownKey(k))
+		}
+	}
+	err := f.Validate(a.Connector())
+	if err == nil {
+		return
+	}
+	for _, err := range leafErrors(err) {
+		var se *registry.SettingError
+		switch {
+		case !errors.As(err, &se):
+			v.errorf([]string{"apps", idx}, "%v", err)
+		case v.ok("apps", idx, se.Key):
+			v.errorf([]string{"apps", idx, se.Key}, "%s", se.Msg)
+		}
+	}
+}
+
+// leafErrors are the errors errors.Join put together in err.
+func leafErrors(err error) []error {
+	j, ok := err.(interface{ Unwrap() []error })
+	if !ok {
+		return []error{err}
+	}
+	var out []error
+	for _, e := range j.Unwrap() {
+		out = append(out, leafErrors(e)...)
+	}
+	return out
 }
 
 func (v *validator) checkPolicy() {
@@ -232,9 +241,6 @@ func (v *validator) applyDefaults() {
 		if !has("guard", "window") {
 			a.Guard.Window = DefaultWindow
 		}
-		if a.Deprovision == "" {
-			a.Deprovision = DeprovisionDeactivate
-		}
 	}
 }
 
@@ -242,9 +248,9 @@ func (v *validator) applyDefaults() {
 // file leaves out.
 func (v *validator) rateLimit(i int, a App) RateLimit {
 	has := func(field string) bool { return v.has("apps", strconv.Itoa(i), "rate_limit", field) }
-	def, rl := defaultRateLimit(a), a.RateLimit
+	def, rl := v.defaultRateLimit(a), a.RateLimit
 	if !has("writes_per_minute") {
-		rl.WritesPerMinute = def.WritesPerMinute
+		rl.WritesPerMinute = def.PerMinute
 	}
 	if !has("burst") {
 		rl.Burst = def.Burst
@@ -275,22 +281,12 @@ func (v *validator) checkCeiling(i int, a App) {
 	}
 }
 
-// defaultRateLimit is the pace of an app whose file sets none: the
-// vendor's documented write limit for a SCIM profile that has one (rate
-// limits are paced, not discovered), with a burst one below the vendor's so
-// the first refill never races the server's; else DefaultWritesPerMinute
-// and DefaultBurst, a conservative pace. That pace adapts for a SCIM
-// vendor that publishes no limit; the other types' vendors (Google,
-// GitHub, GitLab, Discord, Pipedrive) publish theirs, so their pace is
-// fixed until their connectors carry the numbers.
-func defaultRateLimit(a App) RateLimit {
-	rl := RateLimit{WritesPerMinute: DefaultWritesPerMinute, Burst: DefaultBurst}
-	if a.Type != TypeSCIM {
-		return rl
+// defaultRateLimit is the pace of an app whose file sets none: its
+// connector's (registry.Factory.Pace); the registry's default, fixed, for a
+// type the registry does not know (already reported).
+func (v *validator) defaultRateLimit(a App) ratelimit.Limit {
+	if f, ok := v.types.Lookup(a.Type); ok {
+		return f.Pace(a.Connector())
 	}
-	if p, ok := scim.ProfileByName(a.Profile); ok && p.RateLimit.Documented {
-		return RateLimit{WritesPerMinute: max(1, p.RateLimit.PerMinute()), Burst: max(1, p.RateLimit.Burst-1)}
-	}
-	rl.Adaptive = true
-	return rl
+	return ratelimit.Limit{PerMinute: registry.DefaultWritesPerMinute, Burst: registry.DefaultBurst}
 }

@@ -132,7 +132,7 @@ func TestConnectorManager(t *testing.T) {
 		t.Fatal(err)
 	}
 	k := NewConnector(c)
-	if !connector.LinksManagers(k) || !connector.LinksManagers(connector.DryRun{Connector: k}) {
+	if !connector.LinksManagers(k) || !connector.LinksManagers(connector.NewDryRun(k)) {
 		t.Fatal("the generic profile takes managers: the connector (and its dry run) must say it links them")
 	}
 	if slack, _ := New(Config{BaseURL: srv.URL(), Token: srv.Token(), Profile: Slack()}); connector.LinksManagers(NewConnector(slack)) {

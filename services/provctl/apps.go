@@ -1,18 +1,14 @@
 package main
 
 import (
-	"cmp"
 	"context"
-	"errors"
 	"fmt"
-	"net/http"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	"keycard/pkg/policy"
-	"keycard/pkg/scim"
 )
 
 // What apps check found for an app.
@@ -74,12 +70,9 @@ func (c *cli) appsCheck(ctx context.Context, g globals, args []string) error {
 	if g.timeout <= 0 {
 		return usageErrorf("--timeout must be positive")
 	}
-	cfg, err := policy.Load(configPath)
+	cfg, err := c.loadPolicy(configPath)
 	if err != nil {
-		for _, e := range problems(err) {
-			fmt.Fprintln(c.stderr, e)
-		}
-		return errReported
+		return err
 	}
 
 	// Each app on its own, each bounded by --timeout: one slow vendor
@@ -132,9 +125,9 @@ func (c *cli) appsCheck(ctx context.Context, g globals, args []string) error {
 	return nil
 }
 
-// probeApp checks one app. A SCIM app whose token is set is read as the
-// worker would connect to it; every other app is simulated by the worker,
-// so there is nothing to reach.
+// probeApp checks one app with its type's read-only probe. An app whose
+// credential is unset, or of a type without a connector yet, is simulated
+// by the worker, so there is nothing to reach.
 func (c *cli) probeApp(ctx context.Context, a policy.App, timeout time.Duration) appCheck {
 	r := appCheck{App: a.Name, Type: a.Type, Mode: a.Mode, CredentialEnv: a.Credential()}
 	token := ""
@@ -142,103 +135,39 @@ func (c *cli) probeApp(ctx context.Context, a policy.App, timeout time.Duration)
 		token = c.getenv(r.CredentialEnv)
 		r.CredentialSet = token != ""
 	}
-	switch a.Type {
-	case policy.TypeSCIM:
-	case policy.TypeDryRun:
-		r.Status, r.Detail = appSimulated, "dryrun type: plans only, in memory"
-		return r
-	default:
-		r.Status, r.Detail = appSimulated, "no connector yet: runs dry-run in memory"
+	f, ok := c.types.Lookup(a.Type)
+	if !ok { // loadPolicy checked the file against the same registry
+		r.Status, r.Detail = appError, fmt.Sprintf("no connector type %q", a.Type)
 		return r
 	}
-
-	cfg, cfgErr := a.SCIMConfig(token)
-	r.Type += "/" + strings.ToLower(cmp.Or(a.Profile, scim.Generic().Name)) // profile names are lower case
+	p := f.Probe(ctx, a.Connector(), token, timeout)
+	r.Type = p.Label
 	detail := func(err error) string {
-		s := strings.TrimPrefix(err.Error(), "app "+a.Name+": ")
+		s := err.Error()
 		if token != "" {
-			s = strings.ReplaceAll(s, token, "[redacted]") // scim errors never carry it; make sure
+			s = strings.ReplaceAll(s, token, "[redacted]") // connector errors never carry it; make sure
 		}
 		return s
 	}
-	if token == "" {
+	switch {
+	case p.Simulated != "":
+		r.Status, r.Detail = appSimulated, p.Simulated
+	case token == "":
 		r.Status = appSimulated
 		if r.CredentialEnv == "" {
 			r.Detail = "no token_env: runs dry-run in memory"
 		} else {
 			r.Detail = "set $" + r.CredentialEnv + " to connect"
 		}
-		if cfgErr != nil {
-			r.Detail += "; also " + detail(cfgErr)
+		if p.Err != nil {
+			r.Detail += "; also " + detail(p.Err)
 		}
-		return r
-	}
-	fail := func(err error) appCheck {
-		r.Status, r.Detail = appError, detail(err)
-		return r
-	}
-	if cfgErr != nil {
-		return fail(cfgErr)
-	}
-	cfg.Timeout = timeout
-	client, err := scim.New(cfg)
-	if err != nil {
-		return fail(err)
-	}
-
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	late := func(err error) error {
-		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-			return fmt.Errorf("no answer within %s: %w", timeout, err)
-		}
-		return err
-	}
-	var notes []string
-	spc, err := client.ServiceProviderConfig(ctx)
-	switch {
-	case err == nil:
-		r.Patch = &spc.PatchSupported
-		if n := patchNote(cfg.Profile, spc); n != "" {
-			notes = append(notes, n)
-		}
-	case notServed(err):
-		// Optional for many vendors: the profile decides, as in the worker.
-		notes = append(notes, fmt.Sprintf("no ServiceProviderConfig served: the %s profile's PATCH (%s) applies",
-			cfg.Profile.Name, yesNo(cfg.Profile.Patch)))
+	case p.Err != nil:
+		r.Status, r.Detail = appError, detail(p.Err)
 	default:
-		return fail(late(err))
+		r.Status, r.Users, r.Patch, r.Detail = appOK, p.Users, p.Patch, strings.Join(p.Notes, "; ")
 	}
-	n, err := client.CountUsers(ctx)
-	if err != nil {
-		return fail(late(err))
-	}
-	r.Users = &n
-	r.Status, r.Detail = appOK, strings.Join(notes, "; ")
 	return r
-}
-
-// patchNote says how the worker will update when that is not PATCH as
-// the server reported: the generic profile follows the server, a vendor
-// profile its documentation.
-func patchNote(p scim.Profile, spc scim.ServiceProviderConfig) string {
-	if p.Name == scim.Generic().Name {
-		p = p.WithDiscovery(spc)
-	}
-	switch {
-	case !p.Patch:
-		return "updates read the resource and PUT it back (no PATCH)"
-	case !spc.PatchSupported:
-		return fmt.Sprintf("server reports no PATCH; the %s profile uses it", p.Name)
-	}
-	return ""
-}
-
-// notServed reports whether err is the server not having the endpoint
-// (404, 405, 501), rather than refusing the token or failing.
-func notServed(err error) bool {
-	e, ok := errors.AsType[*scim.Error](err)
-	return ok && (e.Status == http.StatusNotFound || e.Status == http.StatusMethodNotAllowed || e.Status == http.StatusNotImplemented)
 }
 
 func yesNo(b bool) string {

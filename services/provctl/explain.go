@@ -68,11 +68,8 @@ func (c *cli) explain(ctx context.Context, g globals, args []string) error {
 	}
 	var cfg *policy.Config
 	if configPath != "" {
-		if cfg, err = policy.Load(configPath); err != nil {
-			for _, e := range problems(err) {
-				fmt.Fprintln(c.stderr, e)
-			}
-			return errReported
+		if cfg, err = c.loadPolicy(configPath); err != nil {
+			return err
 		}
 	}
 	id := pos[0]

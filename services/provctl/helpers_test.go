@@ -13,6 +13,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"keycard/pkg/connectors"
 	"keycard/pkg/deadletter"
 	"keycard/pkg/event"
 	"keycard/pkg/natstest"
@@ -72,7 +73,7 @@ func (h *harness) run(args ...string) output {
 func (h *harness) runWith(stdin string, now time.Time, args ...string) output {
 	h.t.Helper()
 	var stdout, stderr bytes.Buffer
-	c := &cli{stdin: strings.NewReader(stdin), stdout: &stdout, stderr: &stderr, getenv: h.getenv,
+	c := &cli{stdin: strings.NewReader(stdin), stdout: &stdout, stderr: &stderr, getenv: h.getenv, types: connectors.Registry(),
 		now: func() time.Time { return now }}
 	err := c.run(h.ctx(), args)
 	return output{stdout.String(), stderr.String(), err}

@@ -22,6 +22,9 @@ import (
 	"os/signal"
 	"syscall"
 	"time"
+
+	"keycard/pkg/connector/registry"
+	"keycard/pkg/connectors"
 )
 
 func main() {
@@ -39,7 +42,7 @@ func main() {
 // run executes one provctl command line. Questions (confirmations) are
 // read from the process's standard input.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
-	c := &cli{stdin: os.Stdin, stdout: stdout, stderr: stderr, getenv: getenv, now: time.Now}
+	c := &cli{stdin: os.Stdin, stdout: stdout, stderr: stderr, getenv: getenv, now: time.Now, types: connectors.Registry()}
 	return c.run(ctx, args)
 }
 
@@ -51,6 +54,7 @@ type cli struct {
 	stderr io.Writer
 	getenv func(string) string
 	now    func() time.Time
+	types  *registry.Registry // the app types a policy file may name
 }
 
 const usageText = `usage: provctl [--nats URL] [--timeout D] <command> [flags]

@@ -19,15 +19,25 @@ func (c *cli) policyCheck(args []string) error {
 	if len(pos) != 1 {
 		return usageErrorf("policy check: want exactly one FILE")
 	}
-	cfg, err := policy.Load(pos[0])
+	cfg, err := c.loadPolicy(pos[0])
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(c.stdout, "ok: %d apps, %d rules\n", len(cfg.Apps), len(cfg.Policy.Rules))
+	return nil
+}
+
+// loadPolicy loads the policy file at path as the worker does, against
+// the same connector registry; its problems go to stderr, one a line.
+func (c *cli) loadPolicy(path string) (*policy.Config, error) {
+	cfg, err := policy.Load(path, c.types)
 	if err != nil {
 		for _, e := range problems(err) {
 			fmt.Fprintln(c.stderr, e)
 		}
-		return errReported
+		return nil, errReported
 	}
-	fmt.Fprintf(c.stdout, "ok: %d apps, %d rules\n", len(cfg.Apps), len(cfg.Policy.Rules))
-	return nil
+	return cfg, nil
 }
 
 // problems flattens errors joined with errors.Join into one per problem;

@@ -20,11 +20,12 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"keycard/pkg/connector"
+	"keycard/pkg/connector/registry"
+	"keycard/pkg/connectors"
 	"keycard/pkg/event"
 	"keycard/pkg/ledger"
 	"keycard/pkg/policy"
 	"keycard/pkg/ratelimit"
-	"keycard/pkg/scim"
 	"keycard/pkg/worker"
 )
 
@@ -61,7 +62,7 @@ func LoadPolicy(s Settings) (*policy.Config, error) {
 	if s.ConfigFile == "" {
 		return nil, errors.New("KEYCARD_CONFIG is not set: point it at the apps-and-policy YAML (example: deployments/keycard.example.yaml)")
 	}
-	cfg, err := policy.Load(s.ConfigFile)
+	cfg, err := policy.Load(s.ConfigFile, connectors.Registry())
 	if err != nil {
 		return nil, err
 	}
@@ -119,6 +120,7 @@ func Serve(ctx context.Context, js jetstream.JetStream, cfg *policy.Config, s Se
 	holder := ledger.NewHolder(instance)
 	log.Info().Str("instance", instance).Dur("lease", s.Lease).Dur("ack_wait", s.AckWait).Msg("ledger leases")
 
+	types := connectors.Registry()
 	metrics := worker.NewMetrics(reg)
 	g, gctx := errgroup.WithContext(ctx)
 	for _, a := range apps {
@@ -128,7 +130,11 @@ func Serve(ctx context.Context, js jetstream.JetStream, cfg *policy.Config, s Se
 		// gives feeds the pace back.
 		app := a.Name
 		appPace := func(ctx context.Context) error { return limiter.Wait(ctx, app) }
-		conn, dryRun, err := connectorFor(ctx, a, os.Getenv, appPace, metrics.Feedback(app, limiter), log)
+		f, ok := types.Lookup(a.Type)
+		if !ok { // LoadPolicy checked the file against the same registry
+			return fmt.Errorf("app %s: no connector type %q", a.Name, a.Type)
+		}
+		conn, dryRun, err := connectorFor(ctx, f, a, os.Getenv, appPace, metrics.Feedback(app, limiter), log)
 		if err != nil {
 			return err
 		}
@@ -167,73 +173,34 @@ func selectApps(cfg *policy.Config, only []string) ([]policy.App, error) {
 	return out, nil
 }
 
-// connectorFor returns the app's connector and whether it runs dry.
-//   - A SCIM app whose token variable is set talks to the vendor: in
+// connectorFor returns the app's connector, built by f, and whether it
+// runs dry.
+//   - An app whose credential variable is set talks to the vendor: in
 //     apply mode it writes, in dry-run mode it reads the real accounts and
-//     only plans.
+//     only plans (connector.NewDryRun, which keeps what the real connector
+//     can do, so the guard counts the same accounts).
 //   - An app without its credential, or of a type with no connector yet
-//     (google, github, gitlab, discord, pipedrive: the native-connector
-//     issue), is simulated in memory and runs dry: the plan and the audit
-//     trail are real, nothing outside is touched.
-func connectorFor(ctx context.Context, a policy.App, getenv func(string) string, pace func(context.Context) error,
+//     (registry.ErrNoConnector), is simulated in memory and runs dry: the
+//     plan and the audit trail are real, nothing outside is touched.
+func connectorFor(ctx context.Context, f registry.Factory, a policy.App, getenv func(string) string, pace func(context.Context) error,
 	observe func(context.Context, ratelimit.Outcome), log zerolog.Logger) (connector.Connector, bool, error) {
 	token := ""
 	if a.Credential() != "" {
 		token = getenv(a.Credential())
 	}
-	if a.Type != policy.TypeSCIM || token == "" {
+	if token == "" {
 		return connector.NewMemory(), true, nil
 	}
-	cfg, err := a.SCIMConfig(token)
-	if err != nil {
-		return nil, false, err
-	}
-	cfg.Pace, cfg.Observe = pace, observe
-	client, err := scim.New(cfg)
-	if err != nil {
+	conn, err := f.New(ctx, a.Connector(), registry.Deps{Credential: token, Pace: pace, Observe: observe, Log: log.With().Str("app", a.Name).Logger()})
+	switch {
+	case errors.Is(err, registry.ErrNoConnector):
+		return connector.NewMemory(), true, nil
+	case err != nil:
 		return nil, false, fmt.Errorf("app %s: %w", a.Name, err)
-	}
-	if cfg.Profile.Name == scim.Generic().Name {
-		client = discover(ctx, client, cfg, log.With().Str("app", a.Name).Logger())
-	}
-	// Group additions of many joiners share one PATCH, paced as one write.
-	var conn connector.Connector = scim.NewConnector(client, scim.Coalesce(pace))
-	if a.Mode == policy.ModeDryRun {
-		return connector.DryRun{Connector: conn}, true, nil
+	case a.Mode == policy.ModeDryRun:
+		return connector.NewDryRun(conn), true, nil
 	}
 	return conn, false, nil
-}
-
-// discover narrows the generic profile to what the server reports:
-// /ServiceProviderConfig (no PATCH: read and PUT instead; a smaller page)
-// and /ResourceTypes with /Schemas (only the User attributes it declares,
-// so a server without the enterprise extension is never sent a
-// department). A vendor profile is not narrowed: its documented values win
-// over a vendor's self-description. Discovery as a whole gets 10 s, so
-// start-up does not hang on a vendor; what it cannot read keeps the
-// profile's value (an attribute then refused is left out at run time and
-// reported, see scim.Connector.Update).
-func discover(ctx context.Context, c *scim.Client, cfg scim.Config, log zerolog.Logger) *scim.Client {
-	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	p := c.Profile()
-	if spc, err := c.ServiceProviderConfig(ctx); err != nil {
-		log.Warn().Err(err).Msg("SCIM discovery: no ServiceProviderConfig: assuming PATCH and the default page size")
-	} else {
-		p = p.WithDiscovery(spc)
-	}
-	if du, err := c.DiscoverUser(ctx); err != nil {
-		log.Warn().Err(err).Msg("SCIM discovery: no resource types: sending every User attribute the profile takes")
-	} else {
-		p = p.WithDeclaredUser(du)
-	}
-	cfg.Profile = p
-	d, err := scim.New(cfg)
-	if err != nil {
-		return c
-	}
-	log.Info().Bool("patch", p.Patch).Int("page_size", p.MaxPageSize).Str("attributes", p.Accepts.String()).Msg("SCIM discovery")
-	return d
 }
 
 // evaluator adapts the policy to the worker for one app.

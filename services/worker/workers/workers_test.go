@@ -18,11 +18,13 @@ import (
 	"github.com/rs/zerolog"
 
 	"keycard/pkg/connector"
+	"keycard/pkg/connectors"
 	"keycard/pkg/deadletter"
 	"keycard/pkg/event"
 	"keycard/pkg/natstest"
 	"keycard/pkg/policy"
 	"keycard/pkg/redistest"
+	"keycard/pkg/scim"
 	"keycard/pkg/scim/scimtest"
 	"keycard/pkg/streams"
 	"keycard/pkg/worker"
@@ -300,11 +302,54 @@ func defaultPace(t *testing.T, profile string) policy.RateLimit {
 	if err := os.WriteFile(file, []byte(yaml), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := policy.Load(file)
+	cfg, err := policy.Load(file, connectors.Registry())
 	if err != nil {
 		t.Fatal(err)
 	}
 	return cfg.Apps[0].RateLimit
+}
+
+// scimApp is a SCIM app of profile at url whose token is in $T.
+func scimApp(profile, url, mode string) policy.App {
+	return policy.App{Name: "tool", Type: scim.Type, TokenEnv: "T", Mode: mode,
+		Settings: map[string]string{scim.SettingProfile: profile, scim.SettingBaseURL: url}}
+}
+
+// A dry-run app's blast-radius guard counts the same accounts as in apply
+// mode: the app's own count, every account it holds, not only the ones
+// Keycard knows (a dry run once hid the count behind its wrapper, so the
+// share limit it previewed was not the one apply mode would enforce).
+func TestDryRunGuardCountsAsApply(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	srv := scimtest.New(scimtest.Quirks{})
+	defer srv.Close()
+	getenv := func(string) string { return srv.Token() }
+	counts := map[string]int{}
+	for _, mode := range []string{policy.ModeApply, policy.ModeDryRun} {
+		conn, dry, err := connectorFor(ctx, scim.Factory{}, scimApp("slack", srv.URL(), mode), getenv, nil, nil, zerolog.Nop())
+		if err != nil || dry != (mode == policy.ModeDryRun) {
+			t.Fatalf("%s: connectorFor: dry %v, %v", mode, dry, err)
+		}
+		if mode == policy.ModeApply {
+			for _, id := range []string{"1", "2", "3"} { // made outside Keycard, as far as the guard knows
+				email := "p" + id + "@example.com"
+				if _, err := conn.Create(ctx, connector.Person{EmployeeID: id, UserName: email, Email: email, GivenName: "P", FamilyName: id}); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		counter, ok := conn.(connector.Counter)
+		if !ok {
+			t.Fatalf("%s: the connector does not count its accounts: the guard would fall back to the accounts Keycard knows", mode)
+		}
+		if counts[mode], err = counter.Count(ctx); err != nil {
+			t.Fatalf("%s: count: %v", mode, err)
+		}
+	}
+	if counts[policy.ModeApply] != 3 || counts[policy.ModeDryRun] != counts[policy.ModeApply] {
+		t.Fatalf("guard base: apply %d, dry-run %d; want 3 in both", counts[policy.ModeApply], counts[policy.ModeDryRun])
+	}
 }
 
 // A generic SCIM app follows the server's ServiceProviderConfig: against
@@ -320,8 +365,7 @@ func TestGenericProfileDiscovers(t *testing.T) {
 		profile   string
 		updateErr bool
 	}{{"generic", false}, {"slack", true}} {
-		app := policy.App{Name: "tool", Type: policy.TypeSCIM, Profile: tt.profile, BaseURL: srv.URL(), TokenEnv: "T", Mode: policy.ModeApply}
-		conn, dry, err := connectorFor(context.Background(), app, getenv, nil, nil, zerolog.Nop())
+		conn, dry, err := connectorFor(context.Background(), scim.Factory{}, scimApp(tt.profile, srv.URL(), policy.ModeApply), getenv, nil, nil, zerolog.Nop())
 		if err != nil || dry {
 			t.Fatalf("%s: connectorFor: dry %v, %v", tt.profile, dry, err)
 		}
@@ -353,8 +397,7 @@ func TestGenericProfileSendsDeclaredAttributes(t *testing.T) {
 	t.Parallel()
 	srv := scimtest.New(scimtest.Quirks{NoEnterpriseUser: true})
 	defer srv.Close()
-	app := policy.App{Name: "tool", Type: policy.TypeSCIM, Profile: "generic", BaseURL: srv.URL(), TokenEnv: "T", Mode: policy.ModeApply}
-	conn, _, err := connectorFor(context.Background(), app, func(string) string { return srv.Token() }, nil, nil, zerolog.Nop())
+	conn, _, err := connectorFor(context.Background(), scim.Factory{}, scimApp("generic", srv.URL(), policy.ModeApply), func(string) string { return srv.Token() }, nil, nil, zerolog.Nop())
 	if err != nil {
 		t.Fatal(err)
 	}

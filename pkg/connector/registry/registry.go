@@ -1,0 +1,179 @@
+// Package registry is how Keycard builds an app's connector from its
+// configuration without knowing the vendor. Each connector package exports
+// one Factory; one explicit list (keycard/pkg/connectors) names them all,
+// and the policy loader, the worker and provctl look types up in it. So a
+// new app is one package, one line in that list and one contract-suite
+// call, and nothing outside the connector's package names its vendor.
+//
+// The list is a value passed down, not a global that packages add
+// themselves to from init(): what Keycard can run is readable in one
+// place, and a test builds the registry it needs.
+package registry
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"keycard/pkg/connector"
+	"keycard/pkg/ratelimit"
+)
+
+// The pace of an app whose vendor documents no limit and whose file sets
+// none: conservative, and adaptive where the connector says so.
+const (
+	DefaultWritesPerMinute = 60
+	DefaultBurst           = 1
+)
+
+// App is what a factory is told about one configured app: its name and
+// the keys of its type (a SCIM app's profile and base_url), as the file
+// writes them. The keys every app shares (mode, credential, rate_limit,
+// guard) are the policy's, and applied outside the connector.
+type App struct {
+	Name     string
+	Settings map[string]string
+}
+
+// SettingError is a problem with one of an app's settings. The policy
+// loader reports it at the setting's line in the file.
+type SettingError struct {
+	Key string
+	Msg string
+}
+
+func (e *SettingError) Error() string { return e.Key + ": " + e.Msg }
+
+// Deps are what a connector is built with, besides its settings.
+type Deps struct {
+	// Credential is the value of the app's credential variable, never
+	// empty: an app without it is simulated, not built.
+	Credential string
+	// Pace is waited on before each paced request the connector makes
+	// itself (reads the vendor counts, writes it coalesces).
+	Pace func(context.Context) error
+	// Observe is told how the vendor answered each paced request: the
+	// adaptive pace's feedback.
+	Observe func(context.Context, ratelimit.Outcome)
+	Log     zerolog.Logger
+}
+
+// Probe is what a read-only credential check found (provctl apps check).
+type Probe struct {
+	// Label names the app's kind for people: "scim/slack".
+	Label string
+	// Simulated, when set, says why the worker simulates the app in
+	// memory whatever its credential (a type without a connector yet).
+	Simulated string
+	// Users is the app's account count; nil when not read.
+	Users *int
+	// Patch is whether the server says it updates in place (SCIM's
+	// PATCH); nil when not read or not applicable.
+	Patch *bool
+	// Notes explain how the worker will talk to the app where that is
+	// not the obvious way.
+	Notes []string
+	// Err is why the worker could not connect. With an empty credential
+	// only the settings are checked.
+	Err error
+}
+
+// Factory builds one type of connector.
+//
+// What a connector can do beyond Connector (connector.Counter,
+// connector.ManagerLinker, connector.Coalescer) is not declared here: it
+// depends on the instance (a SCIM app links managers only where its
+// profile or the server takes a manager), so the connector declares it and
+// wrappers such as connector.NewDryRun keep it.
+type Factory interface {
+	// Type is the app type the configuration names: "scim".
+	Type() string
+	// Settings are the keys an app of this type may set beyond the ones
+	// every app has; any other key is an error.
+	Settings() []string
+	// Validate checks an app's settings as the file is loaded; every
+	// problem is a *SettingError (joined with errors.Join when several).
+	// What needs the credential or the network waits for New.
+	Validate(App) error
+	// Pace is the app's pace where its file sets none: the vendor's
+	// documented limit when there is one (a fixed ceiling: MaxPerMinute
+	// is left for the policy to fill in).
+	Pace(App) ratelimit.Limit
+	// New builds the app's connector. It returns ErrNoConnector for a
+	// type without one yet.
+	New(ctx context.Context, app App, deps Deps) (connector.Connector, error)
+	// Probe reads the app with credential, writing nothing, within
+	// timeout.
+	Probe(ctx context.Context, app App, credential string, timeout time.Duration) Probe
+}
+
+// ErrNoConnector is New's answer for a type Keycard has no connector for
+// yet: the worker simulates the app in memory and runs it dry.
+var ErrNoConnector = errors.New("no connector for this type yet")
+
+// TypeDryRun is the type that only plans, against an in-memory app: it
+// needs no credential, even in mode apply.
+const TypeDryRun = "dryrun"
+
+// Registry is a fixed set of factories, by type.
+type Registry struct {
+	factories []Factory
+}
+
+// New returns the registry of fs, in that order. Two factories of one
+// type are a programming error: it panics.
+func New(fs ...Factory) *Registry {
+	for i, f := range fs {
+		if slices.ContainsFunc(fs[:i], func(g Factory) bool { return g.Type() == f.Type() }) {
+			panic(fmt.Sprintf("registry: two factories of type %q", f.Type()))
+		}
+	}
+	return &Registry{factories: slices.Clone(fs)}
+}
+
+// Lookup returns the factory of type typ.
+func (r *Registry) Lookup(typ string) (Factory, bool) {
+	i := slices.IndexFunc(r.factories, func(f Factory) bool { return f.Type() == typ })
+	if i < 0 {
+		return nil, false
+	}
+	return r.factories[i], true
+}
+
+// Types lists the registered types, in registration order.
+func (r *Registry) Types() []string {
+	out := make([]string, len(r.factories))
+	for i, f := range r.factories {
+		out[i] = f.Type()
+	}
+	return out
+}
+
+// Simulated is an app type Keycard has no connector for yet: the worker
+// plans and audits its apps against an in-memory app, touching nothing.
+// Its settings are accepted so a file can describe the app ahead of the
+// connector, and checked by nothing.
+type Simulated struct {
+	Name string
+	Keys []string
+	// Why is provctl's explanation of the simulation.
+	Why string
+}
+
+func (s Simulated) Type() string       { return s.Name }
+func (s Simulated) Settings() []string { return s.Keys }
+func (Simulated) Validate(App) error   { return nil }
+func (Simulated) Pace(App) ratelimit.Limit {
+	return ratelimit.Limit{PerMinute: DefaultWritesPerMinute, Burst: DefaultBurst}
+}
+func (s Simulated) Probe(context.Context, App, string, time.Duration) Probe {
+	return Probe{Label: s.Name, Simulated: s.Why}
+}
+
+func (Simulated) New(context.Context, App, Deps) (connector.Connector, error) {
+	return nil, ErrNoConnector
+}

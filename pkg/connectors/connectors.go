@@ -1,0 +1,26 @@
+// Package connectors is the one list of the app types Keycard runs: the
+// policy loader checks a file against it, the worker builds each app's
+// connector from it, and provctl probes with it. A new connector is one
+// line here.
+package connectors
+
+import (
+	"keycard/pkg/connector/registry"
+	"keycard/pkg/scim"
+)
+
+// noConnector is why the types below scim are simulated.
+const noConnector = "no connector yet: runs dry-run in memory"
+
+// Registry returns every app type, one line each.
+func Registry() *registry.Registry {
+	return registry.New(
+		scim.Factory{},
+		registry.Simulated{Name: "google", Keys: []string{"domain", "admin_email"}, Why: noConnector},
+		registry.Simulated{Name: "github", Keys: []string{"org"}, Why: noConnector},
+		registry.Simulated{Name: "gitlab", Keys: []string{"org"}, Why: noConnector},
+		registry.Simulated{Name: "discord", Why: noConnector},
+		registry.Simulated{Name: "pipedrive", Why: noConnector},
+		registry.Simulated{Name: registry.TypeDryRun, Why: "dryrun type: plans only, in memory"},
+	)
+}
