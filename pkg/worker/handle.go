@@ -54,7 +54,7 @@ func (w *Worker) handle(ctx context.Context, d *Delivery) (err error) {
 	switch {
 	case claim.Acquired():
 	case claim.State == ledger.StateDone, claim.State == ledger.StateDead:
-		d.outcome = "duplicate" // applied (or dead-lettered) before: a redelivery
+		d.Outcome = "duplicate" // applied (or dead-lettered) before: a redelivery
 		return nil
 	default:
 		return connector.RetryAfter(max(claim.Retry, time.Second), errBusy)
@@ -100,13 +100,13 @@ func (w *Worker) handle(ctx context.Context, d *Delivery) (err error) {
 	}
 	if outcome == "held" {
 		// Not done: the operator's release replays this very event.
-		d.outcome = outcome
+		d.Outcome = outcome
 		return w.cfg.Ledger.Release(ctx, key, d.token)
 	}
 	if err := w.cfg.Ledger.Done(ctx, key, d.token); err != nil {
 		return fmt.Errorf("ledger done: %w", err)
 	}
-	d.outcome, d.token = outcome, ""
+	d.Outcome, d.token = outcome, ""
 	return nil
 }
 

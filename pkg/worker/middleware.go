@@ -3,16 +3,13 @@ package worker
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"runtime/debug"
 	"time"
 
-	"github.com/cenkalti/backoff/v4"
-	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
 
 	"keycard/pkg/connector"
+	"keycard/pkg/consume"
 	"keycard/pkg/deadletter"
 	"keycard/pkg/event"
 	"keycard/pkg/streams"
@@ -21,113 +18,77 @@ import (
 // Header set on a replay of a released held action: the guard let it go.
 const HeaderGuardBypass = "Keycard-Guard-Bypass"
 
-// Delivery is one message on its way through the middleware.
+// Delivery is one event on its way through the middleware.
 type Delivery struct {
-	Msg    jetstream.Msg
-	Meta   *jetstream.MsgMetadata
-	Event  event.Event
-	Replay bool // from HR_REPLAY: an operator asked for it again
-	Bypass bool // a held action an operator released
-	Log    zerolog.Logger
+	*consume.Delivery // outcome: applied, noop, duplicate, stale, held, dead_lettered
+	Event             event.Event
+	Replay            bool // from HR_REPLAY: an operator asked for it again
+	Bypass            bool // a held action an operator released
 
-	outcome string // for metrics and logs: applied, noop, duplicate, stale, held, dead_lettered, retry
-	token   string // our ledger lease, while held
-	settled bool   // acked or terminated by a middleware
-	plan    []connector.Action
-	warning error // a partial step: applied without what the app refused
+	undecodable error  // the body is not a canonical event
+	token       string // our ledger lease, while held
+	plan        []connector.Action
+	warning     error // a partial step: applied without what the app refused
 }
 
 // Handler handles one delivery; an error is transient unless
 // connector.IsPermanent says otherwise.
-type Handler func(ctx context.Context, d *Delivery) error
+type Handler = consume.Handler[*Delivery]
 
-// chain wraps h so that the first middleware listed runs first.
-func chain(h Handler, mws ...func(Handler) Handler) Handler {
-	for i := len(mws) - 1; i >= 0; i-- {
-		h = mws[i](h)
+// pipeline is the runtime for the app's durables: undecodable → metrics →
+// log → dead-letter → retry → recover → handle.
+func (w *Worker) pipeline() consume.Pipeline[*Delivery] {
+	dead := consume.DeadLetters[*Delivery]{JS: w.js, MaxDeliver: w.cfg.MaxDeliver, Now: w.cfg.Now,
+		Letter: w.letter, Dead: w.dead}.Middleware
+	return consume.Pipeline[*Delivery]{
+		Handler: consume.Chain(w.handle, undecodable(dead), consume.Measure(w.measure),
+			consume.Log("event", logPlan), dead, consume.Retry[*Delivery](w.cfg.InProcess), consume.Recover),
+		Wrap: w.decode, Backoff: w.cfg.RetryBase, MaxBackoff: w.cfg.RetryMax, MaxHandle: maxHandle, Log: w.log,
 	}
-	return h
 }
 
-// process decodes a message, runs the chain and settles the message.
-func (w *Worker) process(ctx context.Context, msg jetstream.Msg) {
-	meta, err := msg.Metadata()
-	if err != nil {
-		_ = msg.Nak()
-		return
-	}
-	d := &Delivery{Msg: msg, Meta: meta, Replay: meta.Stream == streams.Replay,
-		Bypass: meta.Stream == streams.Replay && msg.Headers().Get(HeaderGuardBypass) == "true", Log: w.log}
-	if err := json.Unmarshal(msg.Data(), &d.Event); err != nil || d.Event.ID == "" {
-		err = connector.Permanent(fmt.Errorf("not a canonical event: %v", err))
+// maxHandle bounds one handling (the pre-lease AckWait default). The lease
+// heartbeat keeps the message in progress, so the bound is for a hung
+// vendor only.
+const maxHandle = time.Minute
+
+// decode reads the event a message carries.
+func (w *Worker) decode(b *consume.Delivery) *Delivery {
+	d := &Delivery{Delivery: b, Replay: b.Meta.Stream == streams.Replay}
+	d.Bypass = d.Replay && b.Msg.Headers().Get(HeaderGuardBypass) == "true"
+	if err := json.Unmarshal(b.Msg.Data(), &d.Event); err != nil || d.Event.ID == "" {
+		d.undecodable = connector.Permanent(fmt.Errorf("not a canonical event: %v", err))
 		d.Event.ID = "undecodable"
-		err = w.deadLetter(func(context.Context, *Delivery) error { return err })(ctx, d)
-		w.settle(d, err)
-		return
 	}
-	w.settle(d, w.chain(ctx, d))
+	d.Log = d.Log.With().Str("event_id", d.Event.ID).Str("employee", d.Event.Employee.ID).
+		Str("kind", string(d.Event.Kind)).Bool("replay", d.Replay).Logger()
+	return d
 }
 
-// settle acks success and NAKs a transient failure with a growing delay
-// (or the app's Retry-After), unless a middleware already settled it.
-func (w *Worker) settle(d *Delivery, err error) {
-	if d.settled {
-		return
-	}
-	if err == nil {
-		_ = d.Msg.Ack()
-		return
-	}
-	delay := w.cfg.RetryBase << min(d.Meta.NumDelivered-1, 20)
-	delay = min(delay, w.cfg.RetryMax)
-	if hint, ok := connector.RetryAfterHint(err); ok && hint > delay {
-		delay = hint
-	}
-	_ = d.Msg.NakWithDelay(delay)
-}
-
-// recoverer turns a panic in a connector into a permanent error: a bug is
-// not fixed by retrying, and the dead letter keeps the stack.
-func (w *Worker) recoverer(next Handler) Handler {
-	return func(ctx context.Context, d *Delivery) (err error) {
-		defer func() {
-			if r := recover(); r != nil {
-				err = connector.Permanent(fmt.Errorf("panic: %v\n%s", r, debug.Stack()))
+// undecodable sends a message that is not an event straight to the dead
+// letters: there is no kind to measure it by, nothing to log or retry.
+func undecodable(dead consume.Middleware[*Delivery]) consume.Middleware[*Delivery] {
+	refuse := dead(func(_ context.Context, d *Delivery) error { return d.undecodable })
+	return func(next Handler) Handler {
+		return func(ctx context.Context, d *Delivery) error {
+			if d.undecodable != nil {
+				return refuse(ctx, d)
 			}
-		}()
-		return next(ctx, d)
+			return next(ctx, d)
+		}
 	}
 }
 
 // measure counts outcomes and timings.
-func (w *Worker) measure(next Handler) Handler {
-	return func(ctx context.Context, d *Delivery) error {
-		start := time.Now()
-		err := next(ctx, d)
-		outcome := d.outcome
-		if err != nil {
-			outcome = "retry"
-		}
-		w.metrics.observe(string(d.Event.Kind), outcome, time.Since(start), d.Event.OccurredAt, w.cfg.Now())
-		return err
+func (w *Worker) measure(d *Delivery, took time.Duration, err error) {
+	outcome := d.Outcome
+	if err != nil {
+		outcome = "retry"
 	}
+	w.metrics.observe(string(d.Event.Kind), outcome, took, d.Event.OccurredAt, w.cfg.Now())
 }
 
-// logger gives the delivery a child logger and logs its result once.
-func (w *Worker) logger(next Handler) Handler {
-	return func(ctx context.Context, d *Delivery) error {
-		d.Log = w.log.With().Str("event_id", d.Event.ID).Str("employee", d.Event.Employee.ID).
-			Str("kind", string(d.Event.Kind)).Uint64("stream_seq", d.Meta.Sequence.Stream).
-			Uint64("delivery", d.Meta.NumDelivered).Bool("replay", d.Replay).Logger()
-		err := next(ctx, d)
-		ev := d.Log.Info()
-		if err != nil {
-			ev = d.Log.Warn().Err(err)
-		}
-		ev.Str("outcome", d.outcome).Stringer("plan", planString(d.plan)).Msg("event")
-		return err
-	}
-}
+func logPlan(d *Delivery, ev *zerolog.Event) { ev.Stringer("plan", planString(d.plan)) }
 
 type planString []connector.Action
 
@@ -136,80 +97,17 @@ func (p planString) String() string {
 	return string(b)
 }
 
-// deadLetter moves a permanent failure, or a transient one on its last
-// delivery, to HR_DLQ with its reason, marks the ledger dead and
-// terminates the original. Nothing is dropped: if the DLQ cannot be
-// written, the message is NAKed and tried again.
-func (w *Worker) deadLetter(next Handler) Handler {
-	return func(ctx context.Context, d *Delivery) error {
-		err := next(ctx, d)
-		if err == nil {
-			return nil
-		}
-		class := ""
-		switch {
-		case connector.IsPermanent(err):
-			class = deadletter.ClassPermanent
-		case int(d.Meta.NumDelivered) >= w.cfg.MaxDeliver:
-			class = deadletter.ClassExhausted
-		default:
-			return err
-		}
-		key := event.EmployeeKey(d.Event.Employee.ID)
-		if key == "" {
-			key = "unknown"
-		}
-		if dlErr := deadletter.Publish(ctx, w.js, d.Msg, w.cfg.App, kindToken(d.Event.Kind), key, class, err, w.cfg.Now()); dlErr != nil {
-			return fmt.Errorf("%w (and %v)", err, dlErr)
-		}
-		w.markDead(ctx, d)
-		w.audit(ctx, d, "dead_lettered", err)
-		_ = d.Msg.TermWithReason(class)
-		d.settled, d.outcome = true, "dead_lettered"
-		d.Log.Error().Err(err).Str("class", class).Msg("dead-lettered")
-		return nil
+// letter addresses a dead letter by app, kind and person.
+func (w *Worker) letter(d *Delivery) deadletter.Letter {
+	kind := string(d.Event.Kind)
+	if kind == "" {
+		kind = "unknown"
 	}
+	return deadletter.Letter{App: w.cfg.App, Kind: kind, EmployeeKey: keyOrUnknown(d.Event.Employee.ID)}
 }
 
-func kindToken(k event.Kind) string {
-	if k == "" {
-		return "unknown"
-	}
-	return string(k)
-}
-
-// retry retries transient failures in process for a short while (a brief
-// 5xx or a short Retry-After), keeping the message in progress; longer
-// waits go back to the server as a delayed NAK so no slot is held.
-func (w *Worker) retry(next Handler) Handler {
-	return func(ctx context.Context, d *Delivery) error {
-		b := backoff.NewExponentialBackOff()
-		b.InitialInterval, b.MaxElapsedTime = 100*time.Millisecond, w.cfg.InProcess
-		var last error
-		op := func() error {
-			last = next(ctx, d)
-			switch {
-			case last == nil:
-				return nil
-			case connector.IsPermanent(last):
-				return backoff.Permanent(last)
-			}
-			if hint, ok := connector.RetryAfterHint(last); ok {
-				if hint > w.cfg.InProcess/2 {
-					return backoff.Permanent(last) // too long to wait here
-				}
-				sleep(ctx, hint) // honour the app's request before the next try
-			}
-			_ = d.Msg.InProgress()
-			return last
-		}
-		if err := backoff.Retry(op, backoff.WithContext(b, ctx)); err != nil {
-			var perm *backoff.PermanentError
-			if errors.As(err, &perm) {
-				return perm.Err
-			}
-			return err
-		}
-		return nil
-	}
+// dead marks a dead-lettered event dead in the ledger and audits it.
+func (w *Worker) dead(ctx context.Context, d *Delivery, cause error) {
+	w.markDead(ctx, d)
+	w.audit(ctx, d, "dead_lettered", cause)
 }

@@ -3,10 +3,10 @@
 // for the person (the access policy), converges the app to it through a
 // connector, and records the result, exactly once in effect.
 //
-// Per message the middleware runs recover → metrics → log → dead-letter →
-// retry → handle; handle claims the idempotency ledger, skips stale
-// snapshots, plans, passes deactivations through the blast-radius guard,
-// applies at the app's pace and audits.
+// Per message the consumer runtime (pkg/consume) runs metrics → log →
+// dead-letter → retry → recover → handle; handle claims the idempotency
+// ledger, skips stale snapshots, plans, passes deactivations through the
+// blast-radius guard, applies at the app's pace and audits.
 package worker
 
 import (
@@ -20,6 +20,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"keycard/pkg/connector"
+	"keycard/pkg/consume"
 	"keycard/pkg/event"
 	"keycard/pkg/ledger"
 	"keycard/pkg/streams"
@@ -110,7 +111,6 @@ type Worker struct {
 	guard    *guard
 	log      zerolog.Logger
 	metrics  *appMetrics
-	chain    Handler
 	// linksManagers: the app wants the manager's account id, so each event
 	// with a manager reads it (one more KV read, only for such apps).
 	linksManagers bool
@@ -137,7 +137,6 @@ func New(ctx context.Context, js jetstream.JetStream, cfg Config, log zerolog.Lo
 	if w.guard, err = newGuard(ctx, js, cfg.App, cfg.Guard, cfg.Now, total); err != nil {
 		return nil, err
 	}
-	w.chain = chain(w.handle, w.recoverer, w.measure, w.logger, w.deadLetter, w.retry)
 	return w, nil
 }
 
@@ -219,129 +218,23 @@ func (w *Worker) openLeavers(ctx context.Context, cfg jetstream.ConsumerConfig, 
 }
 
 // Run consumes until ctx is done, then lets in-flight messages finish.
-func (w *Worker) Run(ctx context.Context) error {
-	var wg sync.WaitGroup
-	wg.Go(func() { w.observeQueues(ctx) })
-	for _, c := range w.consumers() {
-		wg.Go(func() { w.consume(ctx, c) })
-	}
-	wg.Wait()
-	return nil
-}
-
-// consume handles up to concurrency messages of one durable at once,
-// setting its pull up again if the client ends it (e.g. a consumer not
-// yet recovered after a server restart).
 //
 // One durable feeds a pool of handlers: many events in flight per app is
 // what lets a coalescing connector put many joiners in one group write.
-// A message is pulled only for a free handler (each fetch asks for as many
-// as there are free slots), never into a buffer: a buffered message's
-// AckWait runs with nobody renewing it, and behind a rate-limited app it
-// would be redelivered while it waited.
-func (w *Worker) consume(ctx context.Context, spec consumerSpec) {
-	cfg := spec.cfg
-	open := spec.open
-	if open == nil {
-		open = func(ctx context.Context, cfg jetstream.ConsumerConfig) (jetstream.Consumer, error) {
-			return w.js.CreateOrUpdateConsumer(ctx, spec.stream, cfg)
-		}
-	}
-	slots := make(chan struct{}, spec.slots)
-	var inflight sync.WaitGroup
-	defer inflight.Wait()
-	for ctx.Err() == nil {
-		cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		cons, err := open(cctx, cfg)
-		cancel()
-		if err != nil {
-			w.log.Warn().Err(err).Str("consumer", cfg.Durable).Msg("consumer: will retry")
-			sleep(ctx, time.Second)
-			continue
-		}
-		for ctx.Err() == nil {
-			n := reserve(ctx, slots, fetchBatch)
-			if n == 0 {
-				break
-			}
-			// The fetch ends with ctx: messages it already received are
-			// still handed out, the rest stay with the server.
-			fctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-			batch, err := cons.Fetch(n, jetstream.FetchContext(fctx))
-			if err != nil {
-				cancel()
-				release(slots, n)
-				w.log.Warn().Err(err).Str("consumer", cfg.Durable).Msg("fetch: will retry")
-				sleep(ctx, time.Second)
-				break
-			}
-			inflight.Go(func() {
-				defer cancel()
-				got := 0
-				for msg := range batch.Messages() {
-					got++
-					inflight.Go(func() {
-						defer release(slots, 1)
-						w.handleMsg(ctx, msg)
-					})
+func (w *Worker) Run(ctx context.Context) error {
+	var wg sync.WaitGroup
+	wg.Go(func() { w.observeQueues(ctx) })
+	var durables []consume.Durable
+	for _, c := range w.consumers() {
+		durables = append(durables, consume.Durable{Name: c.cfg.Durable, Slots: c.slots,
+			Open: func(ctx context.Context) (jetstream.Consumer, error) {
+				if c.open != nil {
+					return c.open(ctx, c.cfg)
 				}
-				release(slots, n-got)
-				if err := batch.Error(); err != nil && ctx.Err() == nil && !errors.Is(err, context.DeadlineExceeded) {
-					w.log.Warn().Err(err).Str("consumer", cfg.Durable).Msg("fetch")
-				}
-			})
-		}
+				return w.js.CreateOrUpdateConsumer(ctx, c.stream, c.cfg)
+			}})
 	}
-}
-
-// fetchBatch caps one fetch, so free handlers are shared between several
-// outstanding pulls rather than all promised to one.
-const fetchBatch = 16
-
-// reserve blocks for one free slot (0 once ctx is done), then takes up to
-// limit-1 more that are free now.
-func reserve(ctx context.Context, slots chan struct{}, limit int) int {
-	select {
-	case slots <- struct{}{}:
-	case <-ctx.Done():
-		return 0
-	}
-	n := 1
-	for n < limit {
-		select {
-		case slots <- struct{}{}:
-			n++
-		default:
-			return n
-		}
-	}
-	return n
-}
-
-func release(slots chan struct{}, n int) {
-	for range n {
-		<-slots
-	}
-}
-
-// handleMsg processes one message. A message already received finishes
-// even while shutting down: its ledger and audit writes must not see the
-// cancelled context, or it would wait out its lease. The lease heartbeat
-// keeps the message in progress, so the bound is for a hung vendor only.
-func (w *Worker) handleMsg(ctx context.Context, msg jetstream.Msg) {
-	hctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), maxHandle)
-	defer cancel()
-	w.process(hctx, msg)
-}
-
-// maxHandle bounds one handling (the pre-lease AckWait default).
-const maxHandle = time.Minute
-
-func sleep(ctx context.Context, d time.Duration) {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-	case <-t.C:
-	}
+	w.pipeline().Run(ctx, durables...)
+	wg.Wait()
+	return nil
 }

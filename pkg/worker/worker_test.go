@@ -306,6 +306,35 @@ func TestPermanentErrorDeadLettersThenReplay(t *testing.T) {
 	}
 }
 
+// TestPanicDeadLetters: a bug that panics on one person's event is a
+// permanent failure, dead-lettered at once with the stack, and the worker
+// goes on with the next events.
+func TestPanicDeadLetters(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, func(c *Config) {
+		c.Evaluate = func(e event.Employee) (connector.Want, []string, []string) {
+			if e.ID == "6" {
+				panic("rule bug on " + e.ID)
+			}
+			return evaluate(e)
+		}
+	})
+	h.publish(t, ev(event.Hired, 1, employee("6", "Engineering")), "h6")
+	waitFor(t, "dead letter", func() bool { return len(dlq(t, h.js)) == 1 })
+	m := dlq(t, h.js)[0]
+	if got := m.Header.Get(deadletter.HeaderError); !strings.HasPrefix(got, "panic: rule bug on 6") || !strings.Contains(got, "goroutine") {
+		t.Fatalf("dead letter error = %q, want the panic and its stack", got)
+	}
+	if got, attempts := m.Header.Get(deadletter.HeaderErrorClass), m.Header.Get(deadletter.HeaderAttempts); got != deadletter.ClassPermanent || attempts != "1" {
+		t.Fatalf("dead letter class %s after %s attempts, want permanent after 1", got, attempts)
+	}
+	h.publish(t, ev(event.Hired, 1, employee("7", "Engineering")), "h7")
+	waitFor(t, "next hire applied", func() bool { return h.account(t, "7") != nil })
+	if got := auditOutcomes(h.audits(t)); !slices.Equal(got, []string{"6:1:dead_lettered", "7:1:applied"}) {
+		t.Fatalf("audit = %v", got)
+	}
+}
+
 func TestMaxDeliveriesDeadLetter(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, func(c *Config) { c.MaxDeliver = 3 })

@@ -46,6 +46,7 @@ type harness struct {
 	nats  *natstest.Server
 	js    jetstream.JetStream
 	fake  *bamboohrtest.Server
+	api   *panicky
 	n     *Normalizer
 	clock *clock
 	reg   *prometheus.Registry
@@ -75,7 +76,8 @@ func newHarness(t *testing.T, edit func(*Options, *bamboohr.Config)) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h.n, err = New(ctx, h.js, api, opts, zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel), h.reg)
+	h.api = &panicky{Fetcher: api}
+	h.n, err = New(ctx, h.js, h.api, opts, zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel), h.reg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -88,6 +90,20 @@ func newHarness(t *testing.T, edit func(*Options, *bamboohr.Config)) *harness {
 		}
 	})
 	return h
+}
+
+// panicky is the BambooHR client with a switch that makes the
+// normalizer's handler panic on one person, as a bug in it would.
+type panicky struct {
+	Fetcher
+	on sync.Map // employee id → true
+}
+
+func (p *panicky) Employee(ctx context.Context, id string) (bamboohr.Employee, error) {
+	if _, ok := p.on.Load(id); ok {
+		panic("bug while fetching " + id)
+	}
+	return p.Fetcher.Employee(ctx, id)
 }
 
 // deliver stores a raw delivery in HR_INBOX the way the ingester does.

@@ -41,9 +41,8 @@ type Options struct {
 	Concurrency        int            // messages handled at once
 	MaxDeliver         int            // attempts before a transient failure is dead-lettered
 	AckWait            time.Duration
-	// PullExpiry bounds each pull request; the client notices a lost
-	// one (e.g. across a NATS restart) after two missed heartbeats, which
-	// are half of it.
+	// PullExpiry bounds each fetch, so a pull request lost on the server
+	// (e.g. across a NATS restart) is replaced within it.
 	PullExpiry time.Duration
 	RetryBase  time.Duration // first retry delay; doubles per attempt
 	RetryMax   time.Duration

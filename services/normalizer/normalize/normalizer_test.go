@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"keycard/pkg/bamboohr"
 	"keycard/pkg/bamboohr/bamboohrtest"
@@ -369,6 +370,43 @@ func TestPoisonIsDeadLettered(t *testing.T) {
 				t.Fatalf("events = %v, want none", kinds(evs))
 			}
 		})
+	}
+}
+
+// TestPanicIsDeadLettered: a record that makes the handler panic is
+// dead-lettered as permanent with the stack, and the process goes on
+// normalizing the next records (the single binary must not stop).
+func TestPanicIsDeadLettered(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, nil)
+	h.clock.setTo(today)
+	h.api.on.Store("95", true)
+	hire(person("95"))(t, h)
+	h.drain(t)
+
+	ctx := context.Background()
+	s, _ := h.js.Stream(ctx, streams.DLQ)
+	m, err := s.GetLastMsgForSubject(ctx, "dlq.normalizer.inbox.delivery")
+	if err != nil {
+		t.Fatalf("no dead letter: %v", err)
+	}
+	if got := m.Header.Get(deadletter.HeaderError); !strings.HasPrefix(got, "panic: bug while fetching 95") || !strings.Contains(got, "goroutine") {
+		t.Fatalf("dead letter error = %q, want the panic and its stack", got)
+	}
+	if got, attempts := m.Header.Get(deadletter.HeaderErrorClass), m.Header.Get(deadletter.HeaderAttempts); got != deadletter.ClassPermanent || attempts != "1" {
+		t.Fatalf("dead letter class %s after %s attempts, want permanent after 1", got, attempts)
+	}
+
+	hire(person("96"))(t, h)
+	hire(person("97"))(t, h)
+	h.drain(t)
+	got := kinds(h.events(t))
+	slices.Sort(got)
+	if want := []string{"96:hired:1", "97:hired:1"}; !reflect.DeepEqual(got, want) {
+		t.Fatalf("events after the panic = %v, want %v", got, want)
+	}
+	if got := testutil.ToFloat64(h.n.metrics.messages.WithLabelValues("inbox", "dead_lettered")); got != 1 {
+		t.Fatalf("dead_lettered messages = %v, want 1", got)
 	}
 }
 
