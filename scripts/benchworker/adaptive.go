@@ -160,10 +160,6 @@ func adaptiveRun(ctx context.Context, js jetstream.JetStream, log zerolog.Logger
 	r.Seconds = round(elapsed.Seconds(), 3)
 	r.WritesPerS = round(float64(r.Writes)/elapsed.Seconds(), 1)
 	r.FinalPace, r.Throttled = lim.Pace(app), st.RateLimited
-	if dlq, err := js.Stream(ctx, streams.DLQ); err == nil {
-		if info, err := dlq.Info(ctx); err == nil {
-			r.DeadLetters = info.State.Msgs
-		}
-	}
+	r.DeadLetters = deadLetters(ctx, js)
 	return r, nil
 }

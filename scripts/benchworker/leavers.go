@@ -201,11 +201,7 @@ func runLeavers(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	slices.Sort(joinerLat)
 	res.LeaverP50Ms, res.LeaverP99Ms, res.LeaverMaxMs = ms(pct(leaverLat, 50)), ms(pct(leaverLat, 99)), ms(leaverLat[len(leaverLat)-1])
 	res.JoinerP50Ms, res.JoinerMaxMs = ms(pct(joinerLat, 50)), ms(joinerLat[len(joinerLat)-1])
-	if dlq, err := js.Stream(ctx, streams.DLQ); err == nil {
-		if info, err := dlq.Info(ctx); err == nil {
-			res.DeadLetters = info.State.Msgs
-		}
-	}
+	res.DeadLetters = deadLetters(ctx, js)
 	for _, u := range srv.Users() {
 		if !u.Active {
 			res.Deactivated++

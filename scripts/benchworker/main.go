@@ -412,6 +412,16 @@ func openRedis(ctx context.Context, url string) (*redis.Client, error) {
 	return rdb, nil
 }
 
+// deadLetters is how many messages HR_DLQ holds (0 if it cannot tell).
+func deadLetters(ctx context.Context, js jetstream.JetStream) uint64 {
+	if dlq, err := js.Stream(ctx, streams.DLQ); err == nil {
+		if info, err := dlq.Info(ctx); err == nil {
+			return info.State.Msgs
+		}
+	}
+	return 0
+}
+
 // fillEvents publishes n canonical hired events for distinct employees,
 // as the normalizer stores them.
 func fillEvents(ctx context.Context, js jetstream.JetStream, n int) error {

@@ -349,11 +349,7 @@ func runSCIM(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	res.Last429S = round(f.last.Seconds(), 3)
 	st := srv.Requests()
 	res.ServerRateLimitedTotal, res.ByRoute = st.RateLimited, st.ByRoute
-	if dlq, err := js.Stream(ctx, streams.DLQ); err == nil {
-		if info, err := dlq.Info(ctx); err == nil {
-			res.DeadLetters = info.State.Msgs
-		}
-	}
+	res.DeadLetters = deadLetters(ctx, js)
 	res.Users = len(srv.Users())
 	short := ""
 	for _, g := range srv.Groups() {
