@@ -18,7 +18,6 @@ import (
 	"keycard/pkg/ratelimit"
 	"keycard/pkg/scim"
 	"keycard/pkg/scim/scimtest"
-	"keycard/pkg/streams"
 	"keycard/pkg/worker"
 	"keycard/scripts/benchkit"
 )
@@ -74,8 +73,10 @@ func runAdaptive(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	defer closeAll()
 	res := adaptiveResult{Profile: scim.Notion().Name, Hires: *n, StartPace: *start, ServerLimit: *limit}
 	for _, adaptive := range []bool{false, true} {
-		if err := benchkit.Reset(ctx, js); err != nil {
-			return err
+		if adaptive { // setup reset the server for the first round
+			if err := benchkit.Reset(ctx, js); err != nil {
+				return err
+			}
 		}
 		r, err := adaptiveRun(ctx, js, log, *n, *start, *limit, *conc, adaptive)
 		if err != nil {
@@ -127,24 +128,13 @@ func adaptiveRun(ctx context.Context, js jetstream.JetStream, log zerolog.Logger
 	if err != nil {
 		return r, err
 	}
-	audit, err := js.Stream(ctx, streams.Audit)
-	if err != nil {
-		return r, err
-	}
 	runCtx, stop := context.WithCancel(ctx)
 	defer stop()
 	done := make(chan error, 1)
 	began := time.Now()
 	go func() { done <- w.Run(runCtx) }()
-	for {
-		finished, _, err := workerDone(ctx, js, audit, uint64(n))
-		if err != nil {
-			return r, err
-		}
-		if finished {
-			break
-		}
-		time.Sleep(10 * time.Millisecond)
+	if err := awaitAudited(ctx, js, uint64(n), io.Discard, ""); err != nil {
+		return r, err
 	}
 	elapsed := time.Since(began)
 	stop()

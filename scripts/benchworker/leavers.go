@@ -105,29 +105,10 @@ func runLeavers(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
-	audit, err := js.Stream(ctx, streams.Audit)
-	if err != nil {
-		return err
-	}
 	runCtx, stop := context.WithCancel(ctx)
 	defer stop()
 	done := make(chan error, 1)
 	go func() { done <- w.Run(runCtx) }()
-	awaitAudits := func(n uint64, what string) error {
-		for last := time.Now(); ; time.Sleep(10 * time.Millisecond) {
-			finished, got, err := workerDone(ctx, js, audit, n)
-			if err != nil {
-				return err
-			}
-			if finished {
-				return nil
-			}
-			if time.Since(last) > 5*time.Second {
-				fmt.Fprintf(stderr, "%s: %d/%d audit records\n", what, got, n)
-				last = time.Now()
-			}
-		}
-	}
 
 	res := leaversResult{Joiners: *joiners, Leavers: *leavers, RatePerMin: *rate, Burst: *burst, Concurrency: *conc, EveryS: every.Seconds()}
 	leaverID := func(i int) string { return employeeID(200000, i) }
@@ -139,7 +120,7 @@ func runLeavers(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err := publishEvents(ctx, js, hires); err != nil {
 		return err
 	}
-	if err := awaitAudits(uint64(*leavers), "future leavers"); err != nil {
+	if err := awaitAudited(ctx, js, uint64(*leavers), stderr, "future leavers"); err != nil {
 		return err
 	}
 	fmt.Fprintf(stderr, "queueing %d joiners, then a termination every %v\n", *joiners, *every)
@@ -153,7 +134,7 @@ func runLeavers(ctx context.Context, args []string, stdout, stderr io.Writer) er
 			return err
 		}
 	}
-	if err := awaitAudits(uint64(2**leavers+*joiners), "backlog"); err != nil {
+	if err := awaitAudited(ctx, js, uint64(2**leavers+*joiners), stderr, "backlog"); err != nil {
 		return err
 	}
 	res.Seconds = round(time.Since(start).Seconds(), 3)

@@ -412,6 +412,25 @@ func openRedis(ctx context.Context, url string) (*redis.Client, error) {
 	return rdb, nil
 }
 
+// awaitAudited waits until the audit stream holds n records and the
+// worker's durable is drained, printing progress every 5 s.
+func awaitAudited(ctx context.Context, js jetstream.JetStream, n uint64, stderr io.Writer, what string) error {
+	audit, err := js.Stream(ctx, streams.Audit)
+	if err != nil {
+		return err
+	}
+	for last := time.Now(); ; time.Sleep(10 * time.Millisecond) {
+		finished, got, err := workerDone(ctx, js, audit, n)
+		if err != nil || finished {
+			return err
+		}
+		if time.Since(last) > 5*time.Second {
+			fmt.Fprintf(stderr, "%s: %d/%d audit records\n", what, got, n)
+			last = time.Now()
+		}
+	}
+}
+
 // deadLetters is how many messages HR_DLQ holds (0 if it cannot tell).
 func deadLetters(ctx context.Context, js jetstream.JetStream) uint64 {
 	if dlq, err := js.Stream(ctx, streams.DLQ); err == nil {
