@@ -12,6 +12,7 @@ import (
 
 	"github.com/cenkalti/backoff/v4"
 
+	"keycard/pkg/fault"
 	"keycard/pkg/retryafter"
 )
 
@@ -142,7 +143,7 @@ func (c *Client) get(ctx context.Context, path string, query url.Values) ([]byte
 			return nil, fmt.Errorf("after %d attempts: %w", attempt, err)
 		}
 		wait := b.NextBackOff()
-		if hint, ok := RetryAfter(err); ok {
+		if hint, ok := fault.RetryAfterHint(err); ok {
 			if hint > c.maxRetryAfter {
 				return nil, fmt.Errorf("server asks to wait longer than %s: %w", c.maxRetryAfter, err)
 			}
@@ -165,7 +166,7 @@ func (c *Client) attempt(ctx context.Context, path string, query url.Values) ([]
 	}
 	req, err := http.NewRequestWithContext(actx, http.MethodGet, u, nil)
 	if err != nil {
-		return nil, permanent(fmt.Errorf("bamboohr: build request: %w", err))
+		return nil, fault.Permanent(fmt.Errorf("bamboohr: build request: %w", err))
 	}
 	req.SetBasicAuth(c.apiKey, "x")
 	req.Header.Set("Accept", "application/json")
@@ -198,7 +199,7 @@ func (c *Client) attempt(ctx context.Context, path string, query url.Values) ([]
 		return nil, c.transportErr(ctx, actx, err)
 	}
 	if int64(len(body)) > c.maxBody {
-		return nil, permanent(fmt.Errorf("bamboohr: response body exceeds %d bytes", c.maxBody))
+		return nil, fault.Permanent(fmt.Errorf("bamboohr: response body exceeds %d bytes", c.maxBody))
 	}
 	return body, nil
 }

@@ -15,6 +15,7 @@ import (
 
 	"keycard/pkg/bamboohr"
 	"keycard/pkg/bamboohr/bamboohrtest"
+	"keycard/pkg/fault"
 )
 
 // testKey looks like a real key (40 hex digits) so redaction applies.
@@ -298,7 +299,7 @@ func TestPermanentErrors(t *testing.T) {
 			if strings.Contains(err.Error(), cfg.APIKey) || strings.Contains(err.Error(), testKey) {
 				t.Errorf("error %q contains the API key", err)
 			}
-			if !bamboohr.IsPermanent(err) {
+			if !fault.IsPermanent(err) {
 				t.Errorf("IsPermanent(%v) = false", err)
 			}
 			if got := errors.Is(err, bamboohr.ErrNotFound); got != tt.notFound {
@@ -308,7 +309,7 @@ func TestPermanentErrors(t *testing.T) {
 			if !errors.As(err, &apiErr) || apiErr.StatusCode != tt.status {
 				t.Errorf("APIError = %+v, want status %d", apiErr, tt.status)
 			}
-			if _, ok := bamboohr.RetryAfter(err); ok {
+			if _, ok := fault.RetryAfterHint(err); ok {
 				t.Error("RetryAfter reports a hint for a permanent error")
 			}
 			assertRequests(t, srv, bamboohrtest.EndpointEmployee, 1)
@@ -451,10 +452,10 @@ func TestRetriesExhausted(t *testing.T) {
 			if err.Error() != tt.wantMsg {
 				t.Errorf("error = %q\nwant    %q", err, tt.wantMsg)
 			}
-			if bamboohr.IsPermanent(err) {
+			if fault.IsPermanent(err) {
 				t.Errorf("IsPermanent(%v) = true", err)
 			}
-			hint, ok := bamboohr.RetryAfter(err)
+			hint, ok := fault.RetryAfterHint(err)
 			if hint != tt.wantHint || ok != (tt.wantHint > 0) {
 				t.Errorf("RetryAfter = %s, %v; want %s", hint, ok, tt.wantHint)
 			}
@@ -490,9 +491,9 @@ func TestTimeout(t *testing.T) {
 	if err.Error() != want {
 		t.Errorf("error = %q\nwant    %q", err, want)
 	}
-	if bamboohr.IsPermanent(err) || !errors.Is(err, context.DeadlineExceeded) {
+	if fault.IsPermanent(err) || !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("IsPermanent = %v, Is(DeadlineExceeded) = %v; want false, true",
-			bamboohr.IsPermanent(err), errors.Is(err, context.DeadlineExceeded))
+			fault.IsPermanent(err), errors.Is(err, context.DeadlineExceeded))
 	}
 	assertRequests(t, srv, bamboohrtest.EndpointEmployee, 2)
 
@@ -519,7 +520,7 @@ func TestCallerContext(t *testing.T) {
 		if !errors.Is(err, context.DeadlineExceeded) {
 			t.Errorf("error = %v, want context.DeadlineExceeded", err)
 		}
-		if hint, ok := bamboohr.RetryAfter(err); !ok || hint != time.Second {
+		if hint, ok := fault.RetryAfterHint(err); !ok || hint != time.Second {
 			t.Errorf("RetryAfter = %s, %v; want 1s, true", hint, ok)
 		}
 		assertRequests(t, srv, bamboohrtest.EndpointEmployee, 1)
@@ -530,7 +531,7 @@ func TestCallerContext(t *testing.T) {
 		ctx, cancel := context.WithCancel(t.Context())
 		cancel()
 		_, err := newClient(t, srv.Config()).Changed(ctx, time.Now())
-		if !errors.Is(err, context.Canceled) || bamboohr.IsPermanent(err) {
+		if !errors.Is(err, context.Canceled) || fault.IsPermanent(err) {
 			t.Errorf("error = %v, want context.Canceled, not permanent", err)
 		}
 		if strings.Count(err.Error(), "context canceled") != 1 {
@@ -608,7 +609,7 @@ func TestTransportFailures(t *testing.T) {
 			if err == nil || !strings.Contains(err.Error(), tt.wantMsg) {
 				t.Fatalf("error = %v, want it to contain %q", err, tt.wantMsg)
 			}
-			if got := bamboohr.IsPermanent(err); got != tt.wantPermanent {
+			if got := fault.IsPermanent(err); got != tt.wantPermanent {
 				t.Errorf("IsPermanent(%v) = %v, want %v", err, got, tt.wantPermanent)
 			}
 			mu.Lock()
@@ -752,7 +753,7 @@ func TestDirectory(t *testing.T) {
 			}
 			got, err := newClient(t, srv.Config()).Directory(t.Context())
 			if tt.wantPermanent {
-				if !bamboohr.IsPermanent(err) {
+				if !fault.IsPermanent(err) {
 					t.Fatalf("error = %v, want a permanent one", err)
 				}
 				return
@@ -798,7 +799,7 @@ func TestEmptyID(t *testing.T) {
 	t.Parallel()
 	srv := newFake(t)
 	_, err := newClient(t, srv.Config()).Employee(t.Context(), " ")
-	if !bamboohr.IsPermanent(err) {
+	if !fault.IsPermanent(err) {
 		t.Errorf("error = %v, want a permanent one", err)
 	}
 	assertRequests(t, srv, bamboohrtest.EndpointEmployee, 0)

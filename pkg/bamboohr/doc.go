@@ -25,12 +25,12 @@
 // # Errors
 //
 // Every error from the client can be classified:
-//   - [IsPermanent] reports errors that a retry will not fix: 400, 401, 403,
+//   - [fault.IsPermanent] reports errors that a retry will not fix: 400, 401, 403,
 //     404 and the other 4xx except 408 and 429, and invalid arguments.
 //     errors.Is(err, [ErrNotFound]) matches a 404.
 //   - 408, 429, 5xx, network failures and timeouts are transient. The client
 //     retries them with exponential backoff, waiting at least as long as the
-//     server's Retry-After asks. When it gives up, [RetryAfter] returns the
+//     server's Retry-After asks. When it gives up, [fault.RetryAfterHint] returns the
 //     server's last hint so a consumer can redeliver after that delay.
 //   - Anything else (a body that is not the JSON we expect) is neither; treat
 //     it as unknown: retry a bounded number of times, then dead-letter.

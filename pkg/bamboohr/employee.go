@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"keycard/pkg/fault"
 	"net/url"
 	"strings"
 	"time"
@@ -83,7 +84,7 @@ type Employee struct {
 // the package documentation.
 func (c *Client) Employee(ctx context.Context, id string) (Employee, error) {
 	if strings.TrimSpace(id) == "" {
-		return Employee{}, permanent(errors.New("get employee: empty id"))
+		return Employee{}, fault.Permanent(errors.New("get employee: empty id"))
 	}
 	q := url.Values{"fields": {c.fields}, "onlyCurrent": {"true"}}
 	body, err := c.get(ctx, "/employees/"+url.PathEscape(id), q)

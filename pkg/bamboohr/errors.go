@@ -66,33 +66,8 @@ func (e *APIError) transient() bool {
 		e.StatusCode >= 500
 }
 
-// IsPermanent reports whether err will not go away by retrying: a 4xx other
-// than 408/429, or an invalid argument. It is false for nil.
-func IsPermanent(err error) bool {
-	var p interface{ Permanent() bool }
-	return errors.As(err, &p) && p.Permanent()
-}
-
-// RetryAfter returns the delay the server last asked for with Retry-After,
-// if err carries one. Callers that give up on a transient error can
-// redeliver after that delay.
-func RetryAfter(err error) (time.Duration, bool) {
-	var e *APIError
-	if errors.As(err, &e) && e.RetryAfter > 0 {
-		return e.RetryAfter, true
-	}
-	return 0, false
-}
-
-// permanentError marks errors that no retry fixes (bad arguments, a body
-// over the limit).
-type permanentError struct{ err error }
-
-func (e *permanentError) Error() string   { return e.err.Error() }
-func (e *permanentError) Unwrap() error   { return e.err }
-func (e *permanentError) Permanent() bool { return true }
-
-func permanent(err error) error { return &permanentError{err: err} }
+// RetryHint is the server's Retry-After, for [fault.RetryAfterHint].
+func (e *APIError) RetryHint() time.Duration { return e.RetryAfter }
 
 // transportError is a request that got no usable HTTP response: a network
 // failure or an attempt that timed out. It is retried.

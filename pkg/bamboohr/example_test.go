@@ -8,6 +8,7 @@ import (
 
 	"keycard/pkg/bamboohr"
 	"keycard/pkg/bamboohr/bamboohrtest"
+	"keycard/pkg/fault"
 )
 
 func Example() {
@@ -107,7 +108,7 @@ func ExampleIsPermanent() {
 
 	_, err = client.Employee(context.Background(), "404")
 	fmt.Println(err)
-	fmt.Println("permanent:", bamboohr.IsPermanent(err), "not found:", errors.Is(err, bamboohr.ErrNotFound))
+	fmt.Println("permanent:", fault.IsPermanent(err), "not found:", errors.Is(err, bamboohr.ErrNotFound))
 	// Output:
 	// get employee 404: bamboohr: 404 Not Found: Employee not found
 	// permanent: true not found: true
@@ -125,7 +126,7 @@ func ExampleRetryAfter() {
 		return
 	}
 	_, err = client.Employee(context.Background(), "5")
-	if delay, ok := bamboohr.RetryAfter(err); ok && !bamboohr.IsPermanent(err) {
+	if delay, ok := fault.RetryAfterHint(err); ok && !fault.IsPermanent(err) {
 		fmt.Println("redeliver in", delay) // e.g. msg.NakWithDelay(delay)
 	}
 	// Output:

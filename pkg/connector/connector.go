@@ -7,9 +7,6 @@ package connector
 
 import (
 	"context"
-	"errors"
-	"fmt"
-	"time"
 )
 
 // Person is what an app is told about someone.
@@ -104,77 +101,4 @@ func (p Person) Attributes() map[string]string {
 		"email": p.Email, "user_name": p.UserName, "given_name": p.GivenName, "family_name": p.FamilyName,
 		"display_name": p.DisplayName, "title": p.Title, "department": p.Department, "manager_id": p.ManagerID,
 	}
-}
-
-// Errors carry their class: Permanent (will never succeed as it is) or
-// RetryAfter (transient, with the server's hint); anything else is
-// transient without a hint.
-type permanentError struct{ err error }
-
-func (e permanentError) Error() string { return e.err.Error() }
-func (e permanentError) Unwrap() error { return e.err }
-
-// Permanent marks err as one no retry can fix (a 400, a 404 on a required
-// parent, misconfigured credentials).
-func Permanent(err error) error {
-	if err == nil {
-		return nil
-	}
-	return permanentError{err}
-}
-
-// IsPermanent reports whether err (or anything it wraps) is permanent.
-func IsPermanent(err error) bool {
-	var p permanentError
-	return errors.As(err, &p)
-}
-
-type partialError struct{ err error }
-
-func (e partialError) Error() string { return e.err.Error() }
-func (e partialError) Unwrap() error { return e.err }
-
-// Partial marks err as a step that did what it is for but left out
-// something that grants or removes no access (an attribute the app
-// refused): Apply goes on with the plan and reports it. Wrap the whole
-// error of a step, never one joined with a failure.
-func Partial(err error) error {
-	if err == nil {
-		return nil
-	}
-	return partialError{err}
-}
-
-// IsPartial reports whether err is (or wraps) a Partial one.
-func IsPartial(err error) bool {
-	var p partialError
-	return errors.As(err, &p)
-}
-
-type retryAfterError struct {
-	after time.Duration
-	err   error
-}
-
-func (e retryAfterError) Error() string {
-	return fmt.Sprintf("%v (retry after %s)", e.err, e.after)
-}
-func (e retryAfterError) Unwrap() error { return e.err }
-
-// RetryAfter marks err as transient with the server's requested delay
-// (a 429 or 503 with Retry-After, Google's rate-limit 403s).
-func RetryAfter(d time.Duration, err error) error {
-	if err == nil {
-		return nil
-	}
-	return retryAfterError{d, err}
-}
-
-// RetryAfterHint returns the delay a transient error asked for.
-func RetryAfterHint(err error) (time.Duration, bool) {
-	var r retryAfterError
-	if errors.As(err, &r) {
-		return r.after, true
-	}
-	return 0, false
 }

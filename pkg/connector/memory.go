@@ -3,6 +3,7 @@ package connector
 import (
 	"context"
 	"fmt"
+	"keycard/pkg/fault"
 	"maps"
 	"slices"
 	"strconv"
@@ -150,7 +151,7 @@ func (m *Memory) Create(_ context.Context, p Person) (Account, error) {
 func (m *Memory) get(a Account) (*Account, error) {
 	stored, ok := m.accounts[a.ID]
 	if !ok {
-		return nil, Permanent(fmt.Errorf("account %s does not exist", a.ID))
+		return nil, fault.Permanent(fmt.Errorf("account %s does not exist", a.ID))
 	}
 	return stored, nil
 }

@@ -7,6 +7,7 @@ import (
 
 	"keycard/pkg/connector"
 	"keycard/pkg/connector/connectortest"
+	"keycard/pkg/fault"
 )
 
 // The in-memory app keeps the contract: dry runs and the worker's tests
@@ -31,9 +32,9 @@ func vendorError(f connectortest.Failure) error {
 	err := fmt.Errorf("vendor answered %d", f.Status)
 	switch {
 	case f.Status < http.StatusInternalServerError && f.Status != http.StatusTooManyRequests:
-		return connector.Permanent(err)
+		return fault.Permanent(err)
 	case f.RetryAfter > 0:
-		return connector.RetryAfter(f.RetryAfter, err)
+		return fault.RetryAfter(f.RetryAfter, err)
 	}
 	return err
 }

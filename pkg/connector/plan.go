@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"keycard/pkg/fault"
 	"slices"
 	"sync"
 )
@@ -120,7 +121,7 @@ func Apply(ctx context.Context, c Connector, cur *Account, p Person, plan []Acti
 			wg.Wait()
 			for k, err := range errs {
 				switch {
-				case IsPartial(err):
+				case fault.IsPartial(err):
 					partial = append(partial, fmt.Errorf("%s: %w", plan[i+k], err))
 				case err != nil:
 					return cur, i + k, fmt.Errorf("%s: %w", plan[i+k], err)
@@ -149,17 +150,17 @@ func Apply(ctx context.Context, c Connector, cur *Account, p Person, plan []Acti
 		case OpRemove:
 			err = c.RemoveMembership(ctx, *cur, a.Kind, a.Name)
 		default:
-			err = Permanent(fmt.Errorf("unknown step %q", a.Op))
+			err = fault.Permanent(fmt.Errorf("unknown step %q", a.Op))
 		}
 		switch {
-		case IsPartial(err):
+		case fault.IsPartial(err):
 			partial = append(partial, fmt.Errorf("%s: %w", a, err))
 		case err != nil:
 			return cur, i, fmt.Errorf("%s: %w", a, err)
 		}
 		i++
 	}
-	return cur, len(plan), Partial(errors.Join(partial...))
+	return cur, len(plan), fault.Partial(errors.Join(partial...))
 }
 
 func sorted(s []string) []string {

@@ -3,6 +3,7 @@ package connector
 import (
 	"context"
 	"errors"
+	"keycard/pkg/fault"
 	"reflect"
 	"slices"
 	"strings"
@@ -73,13 +74,13 @@ func TestApplyConverges(t *testing.T) {
 		t.Fatalf("%d accounts after hire, leave, rehire; want the same one", n)
 	}
 	// A failing write stops the plan and keeps its class.
-	m.FailNext(RetryAfter(2*time.Second, errors.New("429")))
+	m.FailNext(fault.RetryAfter(2*time.Second, errors.New("429")))
 	other := Person{EmployeeID: "2", Email: "b@example.com"}
 	_, done, err := Apply(ctx, m, nil, other, Plan(nil, want, other), noWait)
-	if d, ok := RetryAfterHint(err); !ok || d != 2*time.Second || done != 0 {
+	if d, ok := fault.RetryAfterHint(err); !ok || d != 2*time.Second || done != 0 {
 		t.Fatalf("Apply = %d steps, %v; want 0 steps and a retry-after of 2s", done, err)
 	}
-	if IsPermanent(err) || !IsPermanent(Permanent(errors.New("400"))) {
+	if fault.IsPermanent(err) || !fault.IsPermanent(fault.Permanent(errors.New("400"))) {
 		t.Fatal("error classes are wrong")
 	}
 }
@@ -104,10 +105,10 @@ func TestApplyGoesOnAfterPartial(t *testing.T) {
 	if len(plan) != 3 || plan[0].Op != OpUpdate {
 		t.Fatalf("plan %v, want an update and two adds", plan)
 	}
-	refused := Permanent(errors.New("400 invalidPath: department"))
-	m.FailNext(Partial(refused))
+	refused := fault.Permanent(errors.New("400 invalidPath: department"))
+	m.FailNext(fault.Partial(refused))
 	_, done, err := Apply(ctx, m, cur, moved, plan, noWait)
-	if done != len(plan) || !IsPartial(err) || !errors.Is(err, refused) || !strings.Contains(err.Error(), "update: 400 invalidPath") {
+	if done != len(plan) || !fault.IsPartial(err) || !errors.Is(err, refused) || !strings.Contains(err.Error(), "update: 400 invalidPath") {
 		t.Fatalf("Apply = %d steps, %v; want all %d and the update reported as partial", done, err, len(plan))
 	}
 	cur, _ = m.Find(ctx, moved)
@@ -115,13 +116,13 @@ func TestApplyGoesOnAfterPartial(t *testing.T) {
 		t.Fatalf("memberships %v after a partial update", got)
 	}
 
-	m.FailNext(Partial(refused), errors.New("503"))
+	m.FailNext(fault.Partial(refused), errors.New("503"))
 	other := Person{EmployeeID: "2", Email: "b@example.com", Department: "Eng"}
 	_, done, err = Apply(ctx, m, nil, other, []Action{{Op: OpCreate}, {Op: OpAdd, Kind: Group, Name: "eng"}}, noWait)
-	if done != 1 || IsPartial(err) || err == nil {
+	if done != 1 || fault.IsPartial(err) || err == nil {
 		t.Fatalf("Apply = %d steps, %v; want it stopped by the failure after the partial step", done, err)
 	}
-	if IsPartial(Partial(nil)) || Partial(nil) != nil {
-		t.Fatal("Partial(nil) must be nil")
+	if fault.IsPartial(fault.Partial(nil)) || fault.Partial(nil) != nil {
+		t.Fatal("fault.Partial(nil) must be nil")
 	}
 }

@@ -12,6 +12,7 @@ package consume
 import (
 	"context"
 	"errors"
+	"keycard/pkg/fault"
 	"sync"
 	"time"
 
@@ -178,7 +179,7 @@ func (p Pipeline[D]) settle(d *Delivery, err error) {
 // and never shorter than a Retry-After the error asks for.
 func (p Pipeline[D]) delay(delivered uint64, err error) time.Duration {
 	d := min(p.Backoff<<min(max(delivered, 1)-1, 20), p.MaxBackoff)
-	if hint, ok := retryAfter(err); ok && hint > d {
+	if hint, ok := fault.RetryAfterHint(err); ok && hint > d {
 		d = hint
 	}
 	return d

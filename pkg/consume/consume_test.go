@@ -3,11 +3,10 @@ package consume
 import (
 	"context"
 	"errors"
+	"keycard/pkg/fault"
 	"strings"
 	"testing"
 	"time"
-
-	"keycard/pkg/connector"
 )
 
 type delivery struct{ *Delivery }
@@ -26,9 +25,9 @@ func TestDelay(t *testing.T) {
 		{"doubles per delivery", 4, transient, 8 * time.Second},
 		{"capped", 12, transient, 5 * time.Minute},
 		{"no overflow on many deliveries", 1000, transient, 5 * time.Minute},
-		{"a longer Retry-After wins", 1, connector.RetryAfter(30*time.Second, transient), 30 * time.Second},
-		{"a shorter Retry-After does not", 6, connector.RetryAfter(time.Second, transient), 32 * time.Second},
-		{"a Retry-After beyond the cap is honoured", 1, connector.RetryAfter(time.Hour, transient), time.Hour},
+		{"a longer Retry-After wins", 1, fault.RetryAfter(30*time.Second, transient), 30 * time.Second},
+		{"a shorter Retry-After does not", 6, fault.RetryAfter(time.Second, transient), 32 * time.Second},
+		{"a Retry-After beyond the cap is honoured", 1, fault.RetryAfter(time.Hour, transient), time.Hour},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -44,7 +43,7 @@ func TestRecoverMakesAPanicPermanent(t *testing.T) {
 	t.Parallel()
 	h := Chain(func(context.Context, delivery) error { panic("boom") }, Recover)
 	err := h(context.Background(), delivery{&Delivery{}})
-	if !isPermanent(err) || !strings.HasPrefix(err.Error(), "panic: boom") || !strings.Contains(err.Error(), "goroutine") {
+	if !fault.IsPermanent(err) || !strings.HasPrefix(err.Error(), "panic: boom") || !strings.Contains(err.Error(), "goroutine") {
 		t.Fatalf("err = %v, want a permanent error with the panic and its stack", err)
 	}
 }

@@ -28,7 +28,7 @@ func (d *Delivery) delivery() *Delivery { return d }
 type Message interface{ delivery() *Delivery }
 
 // Handler handles one delivery. An error is transient unless it is
-// permanent (connector.Permanent), and may carry a Retry-After.
+// permanent (fault.Permanent), and may carry a Retry-After.
 type Handler[D Message] func(ctx context.Context, d D) error
 
 // Middleware wraps a Handler.

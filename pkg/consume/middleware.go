@@ -11,6 +11,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"keycard/pkg/deadletter"
+	"keycard/pkg/fault"
 )
 
 // Recover turns a panic in the handler into a permanent error: a bug is
@@ -22,7 +23,7 @@ func Recover[D Message](next Handler[D]) Handler[D] {
 	return func(ctx context.Context, d D) (err error) {
 		defer func() {
 			if r := recover(); r != nil {
-				err = permanent(fmt.Errorf("panic: %v\n%s", r, debug.Stack()))
+				err = fault.Permanent(fmt.Errorf("panic: %v\n%s", r, debug.Stack()))
 			}
 		}()
 		return next(ctx, d)
@@ -53,6 +54,9 @@ func Log[D Message](msg string, detail func(D, *zerolog.Event)) Middleware[D] {
 			ev := b.Log.Info()
 			if err != nil {
 				ev = b.Log.Warn().Err(err)
+				if hint, ok := fault.RetryAfterHint(err); ok {
+					ev.Dur("retry_after", hint)
+				}
 			}
 			ev.Str("outcome", b.Outcome)
 			if detail != nil {
@@ -90,7 +94,7 @@ func (c DeadLetters[D]) Middleware(next Handler[D]) Handler[D] {
 		b := d.delivery()
 		class := ""
 		switch {
-		case isPermanent(err):
+		case fault.IsPermanent(err):
 			class = deadletter.ClassPermanent
 		case int(b.Meta.NumDelivered) >= c.MaxDeliver:
 			class = deadletter.ClassExhausted
@@ -125,10 +129,10 @@ func Retry[D Message](within time.Duration) Middleware[D] {
 				switch {
 				case err == nil:
 					return nil
-				case isPermanent(err):
+				case fault.IsPermanent(err):
 					return backoff.Permanent(err)
 				}
-				if hint, ok := retryAfter(err); ok {
+				if hint, ok := fault.RetryAfterHint(err); ok {
 					if hint > within/2 {
 						return backoff.Permanent(err) // too long to wait here
 					}

@@ -14,7 +14,7 @@ import (
 	"strings"
 	"time"
 
-	"keycard/pkg/connector"
+	"keycard/pkg/fault"
 	"keycard/pkg/ratelimit"
 )
 
@@ -139,7 +139,7 @@ func (c *Client) EachUser(ctx context.Context, filter Filter, fn func(User) erro
 	return c.list(ctx, "/Users", filter, func(raw json.RawMessage) error {
 		var u User
 		if err := json.Unmarshal(raw, &u); err != nil {
-			return connector.Permanent(fmt.Errorf("scim: GET /Users: decode user: %w", err))
+			return fault.Permanent(fmt.Errorf("scim: GET /Users: decode user: %w", err))
 		}
 		return fn(u)
 	})
@@ -218,7 +218,7 @@ func (c *Client) SetActive(ctx context.Context, id string, active bool) error {
 		}
 		return nil
 	case active && c.profile.Reactivate == ReactivateByCreate:
-		return connector.Permanent(fmt.Errorf("scim profile %s: %w", c.profile.Name, ErrRecreate))
+		return fault.Permanent(fmt.Errorf("scim profile %s: %w", c.profile.Name, ErrRecreate))
 	}
 	return c.PatchUser(ctx, id, []PatchOp{Replace("active", active)})
 }
@@ -251,7 +251,7 @@ func (c *Client) FindGroups(ctx context.Context, filter Filter) ([]Group, error)
 	err := c.list(ctx, "/Groups", filter, func(raw json.RawMessage) error {
 		var g Group
 		if err := json.Unmarshal(raw, &g); err != nil {
-			return connector.Permanent(fmt.Errorf("scim: GET /Groups: decode group: %w", err))
+			return fault.Permanent(fmt.Errorf("scim: GET /Groups: decode group: %w", err))
 		}
 		out = append(out, g)
 		return nil
@@ -459,11 +459,11 @@ func (c *Client) putFallback(ctx context.Context, p string, ops []PatchOp) error
 	}
 	generic, err := decodeGeneric(raw)
 	if err != nil {
-		return connector.Permanent(fmt.Errorf("scim: GET %s: decode: %w", p, err))
+		return fault.Permanent(fmt.Errorf("scim: GET %s: decode: %w", p, err))
 	}
 	doc, ok := generic.(map[string]any)
 	if !ok {
-		return connector.Permanent(fmt.Errorf("scim: GET %s: resource is not a JSON object", p))
+		return fault.Permanent(fmt.Errorf("scim: GET %s: resource is not a JSON object", p))
 	}
 	if err := applyPatch(doc, ops); err != nil {
 		var nt errNoTarget
@@ -516,7 +516,7 @@ func (c *Client) list(ctx context.Context, collection string, filter Filter, eac
 				continue
 			}
 			if read++; read > c.maxResults {
-				return connector.Permanent(fmt.Errorf("scim: GET %s: more than %d results; narrow the filter or raise MaxResults", collection, c.maxResults))
+				return fault.Permanent(fmt.Errorf("scim: GET %s: more than %d results; narrow the filter or raise MaxResults", collection, c.maxResults))
 			}
 			if err := each(r); err != nil {
 				return err
@@ -552,7 +552,7 @@ func (c *Client) do(ctx context.Context, method, path string, in any, hdr http.H
 	if in != nil {
 		b, err := json.Marshal(in)
 		if err != nil {
-			return nil, connector.Permanent(fmt.Errorf("scim: %s %s: encode body: %w", method, errPath, err))
+			return nil, fault.Permanent(fmt.Errorf("scim: %s %s: encode body: %w", method, errPath, err))
 		}
 		body = bytes.NewReader(b)
 	}
@@ -560,7 +560,7 @@ func (c *Client) do(ctx context.Context, method, path string, in any, hdr http.H
 	defer cancel()
 	req, err := http.NewRequestWithContext(actx, method, c.base+path, body)
 	if err != nil {
-		return nil, connector.Permanent(fmt.Errorf("scim: %s %s: build request: %w", method, errPath, unwrapURLError(err)))
+		return nil, fault.Permanent(fmt.Errorf("scim: %s %s: build request: %w", method, errPath, unwrapURLError(err)))
 	}
 	for k, v := range hdr {
 		req.Header[k] = v
@@ -589,7 +589,7 @@ func (c *Client) do(ctx context.Context, method, path string, in any, hdr http.H
 		return nil, c.transportErr(ctx, actx, method, errPath, err)
 	}
 	if int64(len(raw)) > c.maxBody {
-		return nil, connector.Permanent(fmt.Errorf("scim: %s %s: response body exceeds %d bytes", method, errPath, c.maxBody))
+		return nil, fault.Permanent(fmt.Errorf("scim: %s %s: response body exceeds %d bytes", method, errPath, c.maxBody))
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		e := parseError(resp.StatusCode, resp.Header, raw, c.token, c.now())
@@ -601,7 +601,7 @@ func (c *Client) do(ctx context.Context, method, path string, in any, hdr http.H
 	if out != nil && len(bytes.TrimSpace(raw)) > 0 && resp.StatusCode != http.StatusNoContent {
 		if err := json.Unmarshal(raw, out); err != nil {
 			// A 2xx body we cannot read will not improve on retry.
-			return nil, connector.Permanent(fmt.Errorf("scim: %s %s: decode response: %w", method, errPath, err))
+			return nil, fault.Permanent(fmt.Errorf("scim: %s %s: decode response: %w", method, errPath, err))
 		}
 	}
 	return resp.Header, nil

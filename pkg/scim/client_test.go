@@ -16,7 +16,7 @@ import (
 	"testing"
 	"time"
 
-	"keycard/pkg/connector"
+	"keycard/pkg/fault"
 	"keycard/pkg/scim"
 )
 
@@ -138,7 +138,7 @@ func TestResourceIDEscaped(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, bad := range []string{"", ".", ".."} {
-		if _, err := c.GetUser(context.Background(), bad); !connector.IsPermanent(err) {
+		if _, err := c.GetUser(context.Background(), bad); !fault.IsPermanent(err) {
 			t.Errorf("GetUser(%q) err = %v, want permanent", bad, err)
 		}
 	}
@@ -307,7 +307,7 @@ func TestFindUsersBounded(t *testing.T) {
 		s := newStub(t, pager(50, 100))
 		c := newClient(t, s, scim.Generic(), func(c *scim.Config) { c.MaxResults = 10 })
 		_, err := c.FindUsers(context.Background(), scim.Filter{})
-		if !connector.IsPermanent(err) || !strings.Contains(err.Error(), "more than 10") {
+		if !fault.IsPermanent(err) || !strings.Contains(err.Error(), "more than 10") {
 			t.Errorf("err = %v, want permanent too-many", err)
 		}
 	})
@@ -364,7 +364,7 @@ func TestFilterCheckedAgainstProfile(t *testing.T) {
 				t.Fatalf("err = %v, want ok=%v", err, tt.ok)
 			}
 			if !tt.ok {
-				if !connector.IsPermanent(err) {
+				if !fault.IsPermanent(err) {
 					t.Errorf("refusal not permanent: %v", err)
 				}
 				if n := len(s.requests()); n != 0 {
@@ -416,7 +416,7 @@ func TestPatchUserRefusesBadOps(t *testing.T) {
 		{{Op: "upsert", Path: "title"}},
 		{scim.Replace(`emails[type eq "work"`, "x")},
 	} {
-		if err := c.PatchUser(context.Background(), "u1", ops); !connector.IsPermanent(err) {
+		if err := c.PatchUser(context.Background(), "u1", ops); !fault.IsPermanent(err) {
 			t.Errorf("ops %+v: err = %v, want permanent", ops, err)
 		}
 	}
@@ -501,7 +501,7 @@ func TestPutFallback(t *testing.T) {
 		})
 		c := newClient(t, s, noPatch)
 		err := c.PatchUser(context.Background(), "u1", []scim.PatchOp{scim.Replace("active", false)})
-		if err == nil || connector.IsPermanent(err) {
+		if err == nil || fault.IsPermanent(err) {
 			t.Errorf("err = %v, want transient", err)
 		}
 	})
@@ -514,7 +514,7 @@ func TestPutFallback(t *testing.T) {
 		c := newClient(t, s, noPatch)
 		err := c.PatchUser(context.Background(), "u1", []scim.PatchOp{scim.Replace(`emails[type eq "home"].value`, "x")})
 		var e *scim.Error
-		if !connector.IsPermanent(err) || !errors.As(err, &e) || e.ScimType != "noTarget" {
+		if !fault.IsPermanent(err) || !errors.As(err, &e) || e.ScimType != "noTarget" {
 			t.Errorf("err = %v, want permanent noTarget", err)
 		}
 		if n := len(s.requests()); n != 1 {
@@ -584,10 +584,10 @@ func TestErrorClassification(t *testing.T) {
 			if !errors.As(err, &e) || e.Status != tt.status {
 				t.Fatalf("err %v: no *Error with status %d", err, tt.status)
 			}
-			if got := connector.IsPermanent(err); got != tt.want.permanent {
+			if got := fault.IsPermanent(err); got != tt.want.permanent {
 				t.Errorf("permanent = %v, want %v (%v)", got, tt.want.permanent, err)
 			}
-			hint, _ := connector.RetryAfterHint(err)
+			hint, _ := fault.RetryAfterHint(err)
 			if hint != tt.want.hint {
 				t.Errorf("retry hint = %s, want %s", hint, tt.want.hint)
 			}
@@ -620,7 +620,7 @@ func TestTokenNeverInErrors(t *testing.T) {
 	if err == nil || strings.Contains(err.Error(), testToken) {
 		t.Errorf("token in error: %v", err)
 	}
-	if !scim.IsUnauthorized(err) || !connector.IsPermanent(err) {
+	if !scim.IsUnauthorized(err) || !fault.IsPermanent(err) {
 		t.Errorf("401 not unauthorized/permanent: %v", err)
 	}
 
@@ -635,7 +635,7 @@ func TestTokenNeverInErrors(t *testing.T) {
 	dc := newClient(t, dead, scim.Generic())
 	dead.Close()
 	_, err = dc.FindUsers(context.Background(), scim.Eq("userName", "secret.person@example.com"))
-	if err == nil || connector.IsPermanent(err) {
+	if err == nil || fault.IsPermanent(err) {
 		t.Errorf("network error = %v, want transient", err)
 	}
 	if strings.Contains(err.Error(), testToken) || strings.Contains(err.Error(), "secret.person") {
@@ -654,7 +654,7 @@ func TestTimeoutIsTransient(t *testing.T) {
 	c := newClient(t, s, scim.Generic(), func(c *scim.Config) { c.Timeout = 50 * time.Millisecond })
 	start := time.Now()
 	_, err := c.GetUser(context.Background(), "u1")
-	if err == nil || connector.IsPermanent(err) || !errors.Is(err, context.DeadlineExceeded) {
+	if err == nil || fault.IsPermanent(err) || !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("err = %v, want transient deadline", err)
 	}
 	if d := time.Since(start); d > 2*time.Second {
@@ -677,7 +677,7 @@ func TestBodyLimit(t *testing.T) {
 		_, _ = io.WriteString(w, `{"id":"u1","title":"`+strings.Repeat("x", 5000)+`"}`)
 	})
 	c := newClient(t, s, scim.Generic(), func(c *scim.Config) { c.MaxBodyBytes = 1000 })
-	if _, err := c.GetUser(context.Background(), "u1"); !connector.IsPermanent(err) || !strings.Contains(err.Error(), "exceeds 1000 bytes") {
+	if _, err := c.GetUser(context.Background(), "u1"); !fault.IsPermanent(err) || !strings.Contains(err.Error(), "exceeds 1000 bytes") {
 		t.Errorf("err = %v", err)
 	}
 }
@@ -720,7 +720,7 @@ func TestCreateUser(t *testing.T) {
 			got, err := c.CreateUser(context.Background(), tt.user)
 			reqs := s.requests()
 			if tt.wantBody == "" {
-				if !connector.IsPermanent(err) || len(reqs) != 0 {
+				if !fault.IsPermanent(err) || len(reqs) != 0 {
 					t.Fatalf("err = %v after %d requests, want a local permanent error", err, len(reqs))
 				}
 				return
@@ -764,7 +764,7 @@ func TestSetActive(t *testing.T) {
 			c := newClient(t, s, tt.profile)
 			err := c.SetActive(context.Background(), "u1", tt.active)
 			if tt.wantErr != nil {
-				if !errors.Is(err, tt.wantErr) || !connector.IsPermanent(err) {
+				if !errors.Is(err, tt.wantErr) || !fault.IsPermanent(err) {
 					t.Errorf("err = %v, want permanent %v", err, tt.wantErr)
 				}
 			} else if err != nil {
@@ -862,10 +862,10 @@ func TestGroupsUnsupported(t *testing.T) {
 	s := newStub(t, func(w http.ResponseWriter, r *http.Request, _ []byte) { w.WriteHeader(http.StatusNoContent) })
 	c := newClient(t, s, scim.GitLab())
 	err := c.PatchGroupMembers(context.Background(), "g1", []string{"a"}, nil)
-	if !connector.IsPermanent(err) || len(s.requests()) != 0 {
+	if !fault.IsPermanent(err) || len(s.requests()) != 0 {
 		t.Errorf("err = %v, requests %d", err, len(s.requests()))
 	}
-	if _, err := c.FindGroups(context.Background(), scim.Filter{}); !connector.IsPermanent(err) {
+	if _, err := c.FindGroups(context.Background(), scim.Filter{}); !fault.IsPermanent(err) {
 		t.Errorf("FindGroups err = %v", err)
 	}
 }
@@ -908,7 +908,7 @@ func TestGroups(t *testing.T) {
 	if err := c.DeleteGroup(ctx, "g1"); err != nil {
 		t.Errorf("DeleteGroup: %v", err)
 	}
-	if _, err := c.CreateGroup(ctx, scim.Group{}); !connector.IsPermanent(err) {
+	if _, err := c.CreateGroup(ctx, scim.Group{}); !fault.IsPermanent(err) {
 		t.Errorf("CreateGroup without name: %v", err)
 	}
 }
@@ -1066,7 +1066,7 @@ func TestCountUsers(t *testing.T) {
 		scimError(w, 401, "", "token "+strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")+" revoked")
 	})
 	_, err = newClient(t, denied, scim.Generic()).CountUsers(context.Background())
-	if !scim.IsUnauthorized(err) || !connector.IsPermanent(err) {
+	if !scim.IsUnauthorized(err) || !fault.IsPermanent(err) {
 		t.Errorf("401: err = %v, want unauthorized and permanent", err)
 	}
 	if err != nil && strings.Contains(err.Error(), testToken) {

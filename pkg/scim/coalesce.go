@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"keycard/pkg/connector"
+	"keycard/pkg/fault"
 )
 
 // Coalescing group writes: the write budget, not CPU, bounds onboarding.
@@ -143,7 +144,7 @@ func (k *Connector) write(ctx context.Context, gid string, take []addition) {
 		}
 	}
 	err := k.locked(gid, func() error { return k.c.PatchGroupMembers(ctx, gid, ids, nil) })
-	if len(ids) == 1 || !connector.IsPermanent(err) || IsNotFound(err) {
+	if len(ids) == 1 || !fault.IsPermanent(err) || IsNotFound(err) {
 		deliver(take, err)
 		return
 	}

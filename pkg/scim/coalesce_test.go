@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"keycard/pkg/connector"
+	"keycard/pkg/fault"
 	"keycard/pkg/scim/scimtest"
 )
 
@@ -151,7 +152,7 @@ func TestCoalescedBadMemberFailsAlone(t *testing.T) {
 	time.Sleep(50 * time.Millisecond) // all queued behind the held token
 	close(gate)
 	wg.Wait()
-	if !connector.IsPermanent(errs[0]) {
+	if !fault.IsPermanent(errs[0]) {
 		t.Errorf("the unknown member: %v, want a permanent error", errs[0])
 	}
 	for i, err := range errs[1:] {

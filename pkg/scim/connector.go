@@ -10,6 +10,7 @@ import (
 	"sync"
 
 	"keycard/pkg/connector"
+	"keycard/pkg/fault"
 )
 
 // Connector is a SCIM app behind Keycard's connector interface: one value
@@ -89,7 +90,7 @@ func (k *Connector) search(ctx context.Context, p connector.Person, ways ...by) 
 // conflict instead of failing. A create the server refuses with 400 while
 // it carries the enterprise extension is sent again without it: the
 // account (access) matters, the department does not, and the refusal is
-// returned as a connector.Partial error.
+// returned as a fault.Partial error.
 func (k *Connector) Create(ctx context.Context, p connector.Person) (connector.Account, error) {
 	want := user(p)
 	u, err := k.c.CreateUser(ctx, want)
@@ -102,7 +103,7 @@ func (k *Connector) Create(ctx context.Context, p connector.Person) (connector.A
 		refused := err
 		want.Enterprise = nil
 		if u, err = k.c.CreateUser(ctx, want); err == nil {
-			return *k.account(u, p), connector.Partial(fmt.Errorf("created without the enterprise extension (department, manager): %w", refused))
+			return *k.account(u, p), fault.Partial(fmt.Errorf("created without the enterprise extension (department, manager): %w", refused))
 		}
 	}
 	if !IsConflict(err) {
@@ -123,7 +124,7 @@ func (k *Connector) Create(ctx context.Context, p connector.Person) (connector.A
 	if existing == nil {
 		// A deactivated account holds the e-mail and cannot be searched
 		// for (Slack, Atlassian): only its stored id leads back to it.
-		return connector.Account{}, connector.Permanent(fmt.Errorf("create: %w; an account that cannot be found holds this identity (deactivated?): reactivate it by id", err))
+		return connector.Account{}, fault.Permanent(fmt.Errorf("create: %w; an account that cannot be found holds this identity (deactivated?): reactivate it by id", err))
 	}
 	return *existing, nil
 }
@@ -159,17 +160,17 @@ func (k *Connector) Update(ctx context.Context, a connector.Account, p connector
 		return strings.HasPrefix(strings.ToLower(op.Path), strings.ToLower(EnterpriseUserSchema))
 	})
 	if len(core) == len(ops) {
-		return connector.Partial(fmt.Errorf("attributes not updated: %w", err))
+		return fault.Partial(fmt.Errorf("attributes not updated: %w", err))
 	}
 	if len(core) > 0 {
 		switch err2 := k.c.PatchUser(ctx, a.ID, core); {
 		case refusedAttribute(err2):
-			return connector.Partial(fmt.Errorf("attributes not updated: %w", err2))
+			return fault.Partial(fmt.Errorf("attributes not updated: %w", err2))
 		case err2 != nil:
 			return err2
 		}
 	}
-	return connector.Partial(fmt.Errorf("enterprise attributes (department, manager) not updated: %w", err))
+	return fault.Partial(fmt.Errorf("enterprise attributes (department, manager) not updated: %w", err))
 }
 
 // refusedAttribute reports whether err is the server refusing an
@@ -263,7 +264,7 @@ func (k *Connector) group(ctx context.Context, kind connector.Kind, name string,
 	if kind != connector.Group || !prof.Groups {
 		// A SCIM app grants groups only (GitHub EMU teams are SCIM groups
 		// too): say so instead of ignoring the grant.
-		return "", connector.Permanent(fmt.Errorf("%s %q: the %s SCIM profile grants groups only", kind, name, prof.Name))
+		return "", fault.Permanent(fmt.Errorf("%s %q: the %s SCIM profile grants groups only", kind, name, prof.Name))
 	}
 	// One lookup-or-create per name at a time in this process: the first
 	// hires of a new birthright group must not all try to create it.

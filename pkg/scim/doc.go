@@ -39,13 +39,13 @@
 // # Errors
 //
 // Every error is classified for the worker runtime (errors.go):
-//   - connector.RetryAfter: 429, 408, 5xx (Notion's 529 included) and
+//   - fault.RetryAfter: 429, 408, 5xx (Notion's 529 included) and
 //     profile signals (GitHub's rate-limit 403s, Slack's resource_locked)
 //     when the server gave Retry-After (seconds or HTTP date) or
 //     X-RateLimit-Reset.
 //   - plain (transient): the same without a delay, network failures, the
 //     per-call timeout.
-//   - connector.Permanent: every other 4xx (400, 401, 403, 404, 409, 412,
+//   - fault.Permanent: every other 4xx (400, 401, 403, 404, 409, 412,
 //     413), bodies over the size limit, undecodable 2xx bodies, and
 //     requests refused locally (bad filter, bad patch path).
 //

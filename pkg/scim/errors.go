@@ -11,7 +11,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	"keycard/pkg/connector"
+	"keycard/pkg/fault"
 	"keycard/pkg/retryafter"
 )
 
@@ -36,8 +36,8 @@ var ErrRecreate = errors.New("scim: this vendor reactivates an account only by c
 
 // Error is a non-2xx answer from a SCIM service provider, with the RFC 7644
 // §3.12 error body if there was one. The client returns it wrapped in the
-// connector error classes: [connector.Permanent] for errors a retry cannot
-// fix, [connector.RetryAfter] for transient errors with a server delay, and
+// error classes of package fault: [fault.Permanent] for errors a retry cannot
+// fix, [fault.RetryAfter] for transient errors with a server delay, and
 // bare (transient) otherwise; errors.As finds the *Error either way.
 //
 // Nothing in an Error comes from the request: no token, no filter (filters
@@ -123,10 +123,10 @@ func transientStatus(status int) bool {
 // classify wraps e in its connector class.
 func classify(e *Error, transient bool) error {
 	if !transient {
-		return connector.Permanent(e)
+		return fault.Permanent(e)
 	}
 	if e.RetryAfter > 0 {
-		return connector.RetryAfter(e.RetryAfter, e)
+		return fault.RetryAfter(e.RetryAfter, e)
 	}
 	return e
 }
@@ -293,5 +293,5 @@ func retryDelay(h http.Header, now time.Time) time.Duration {
 // server (a bad filter, a patch that selects nothing): permanent, shaped
 // like the server's answer would be.
 func localError(method, path string, status int, scimType, detail string) error {
-	return connector.Permanent(&Error{Status: status, ScimType: scimType, Detail: detail, Method: method, Path: path})
+	return fault.Permanent(&Error{Status: status, ScimType: scimType, Detail: detail, Method: method, Path: path})
 }

@@ -2,14 +2,13 @@ package scim
 
 import (
 	"errors"
+	"keycard/pkg/fault"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
 	"unicode"
 	"unicode/utf8"
-
-	"keycard/pkg/connector"
 )
 
 const fuzzToken = "xoxp-1234567890-secret"
@@ -89,13 +88,13 @@ func TestClassify(t *testing.T) {
 	t.Parallel()
 	e := &Error{Status: 429, RetryAfter: 5 * time.Second}
 	err := classify(e, true)
-	if d, ok := connector.RetryAfterHint(err); !ok || d != 5*time.Second {
+	if d, ok := fault.RetryAfterHint(err); !ok || d != 5*time.Second {
 		t.Errorf("hint = %s %v", d, ok)
 	}
-	if connector.IsPermanent(classify(&Error{Status: 503}, true)) {
+	if fault.IsPermanent(classify(&Error{Status: 503}, true)) {
 		t.Errorf("503 permanent")
 	}
-	if !connector.IsPermanent(classify(&Error{Status: 400}, false)) {
+	if !fault.IsPermanent(classify(&Error{Status: 400}, false)) {
 		t.Errorf("400 not permanent")
 	}
 	var got *Error

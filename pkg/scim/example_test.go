@@ -10,7 +10,7 @@ import (
 	"net/http/httptest"
 	"time"
 
-	"keycard/pkg/connector"
+	"keycard/pkg/fault"
 	"keycard/pkg/scim"
 )
 
@@ -54,7 +54,7 @@ func Example() {
 	}
 	ctx := context.Background()
 	_, err = c.CreateUser(ctx, scim.User{ExternalID: "E42", Active: true, Emails: []scim.Email{{Value: "ada@example.com", Primary: true}}})
-	fmt.Println("conflict:", scim.IsConflict(err), "permanent:", connector.IsPermanent(err))
+	fmt.Println("conflict:", scim.IsConflict(err), "permanent:", fault.IsPermanent(err))
 
 	u, err := c.GetUser(ctx, "U01") // the stored provider id
 	if err != nil {
@@ -101,11 +101,11 @@ func ExampleProfile_BaseURL() {
 }
 
 func ExampleIsConflict() {
-	err := connector.Permanent(&scim.Error{Status: http.StatusConflict, ScimType: "uniqueness"})
+	err := fault.Permanent(&scim.Error{Status: http.StatusConflict, ScimType: "uniqueness"})
 	fmt.Println(scim.IsConflict(err), scim.IsNotFound(err))
 
-	rate := connector.RetryAfter(30*time.Second, &scim.Error{Status: http.StatusTooManyRequests, RetryAfter: 30 * time.Second})
-	d, ok := connector.RetryAfterHint(rate)
+	rate := fault.RetryAfter(30*time.Second, &scim.Error{Status: http.StatusTooManyRequests, RetryAfter: 30 * time.Second})
+	d, ok := fault.RetryAfterHint(rate)
 	var e *scim.Error
 	fmt.Println(d, ok, errors.As(rate, &e) && e.Status == 429)
 	// Output:

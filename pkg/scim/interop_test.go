@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"keycard/pkg/connector"
+	"keycard/pkg/fault"
 	"keycard/pkg/scim"
 )
 
@@ -184,7 +185,7 @@ func interopLifecycle(t *testing.T, c *scim.Client, wantDept bool) {
 			t.Fatalf("%s: find: %v", step, err)
 		}
 		cur, _, err = connector.Apply(ctx, k, cur, *p, connector.Plan(cur, want, *p), noWait)
-		if err != nil && !connector.IsPartial(err) {
+		if err != nil && !fault.IsPartial(err) {
 			t.Fatalf("%s: a failure would dead-letter the event: %v", step, err)
 		}
 		if cur != nil && cur.ID != "" {
@@ -200,7 +201,7 @@ func interopLifecycle(t *testing.T, c *scim.Client, wantDept bool) {
 		t.Fatalf("hire with the extension declared: %v", err)
 	}
 	again, err := k.Create(ctx, ada)
-	if err != nil && !connector.IsPartial(err) || again.ID != ada.AccountID {
+	if err != nil && !fault.IsPartial(err) || again.ID != ada.AccountID {
 		t.Fatalf("second create = %+v, %v; want the account %s adopted", again, err, ada.AccountID)
 	}
 	// Found by externalId, and by e-mail alone.

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"keycard/pkg/connector"
+	"keycard/pkg/fault"
 	"keycard/pkg/scim/scimtest"
 )
 
@@ -89,7 +90,7 @@ func TestGroupMembersSurvivePatchProjection(t *testing.T) {
 // discovery to narrow the profile, an attribute the server refuses never
 // fails a person's access: the create is sent again with the core
 // attributes, an update again without the extension, and each refusal is
-// a connector.Partial error naming it. Other failures stay failures.
+// a fault.Partial error naming it. Other failures stay failures.
 func TestRefusedAttributesArePartial(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -103,7 +104,7 @@ func TestRefusedAttributesArePartial(t *testing.T) {
 	p := connector.Person{EmployeeID: "7", UserName: "ada@example.com", Email: "ada@example.com", GivenName: "Ada", FamilyName: "L",
 		Title: "Engineer", Department: "Engineering"}
 	acc, err := k.Create(ctx, p)
-	if !connector.IsPartial(err) || !strings.Contains(err.Error(), "created without the enterprise extension") || acc.ID == "" {
+	if !fault.IsPartial(err) || !strings.Contains(err.Error(), "created without the enterprise extension") || acc.ID == "" {
 		t.Fatalf("create = %+v, %v; want the account and a partial error", acc, err)
 	}
 	if u, ok := srv.User(acc.ID); !ok || !u.Active {
@@ -113,11 +114,11 @@ func TestRefusedAttributesArePartial(t *testing.T) {
 
 	p.Title, p.Department = "Lead", "Sales"
 	err = k.Update(ctx, acc, p)
-	if !connector.IsPartial(err) || !strings.Contains(err.Error(), "invalidPath") || title() != "Lead" {
+	if !fault.IsPartial(err) || !strings.Contains(err.Error(), "invalidPath") || title() != "Lead" {
 		t.Fatalf("update = %v, title %v; want the title set and the department reported", err, title())
 	}
 	p.Department = "Support" // the extension alone
-	if err := k.Update(ctx, acc, p); !connector.IsPartial(err) {
+	if err := k.Update(ctx, acc, p); !fault.IsPartial(err) {
 		t.Fatalf("department-only update = %v, want partial", err)
 	}
 	if err := k.AddMembership(ctx, acc, connector.Group, "sales"); err != nil {
@@ -126,12 +127,12 @@ func TestRefusedAttributesArePartial(t *testing.T) {
 
 	p.Title = "Head"
 	srv.FailNext(1, http.StatusUnauthorized, "token revoked")
-	if err := k.Update(ctx, acc, p); err == nil || connector.IsPartial(err) {
+	if err := k.Update(ctx, acc, p); err == nil || fault.IsPartial(err) {
 		t.Fatalf("update with a revoked token = %v, want a plain failure", err) // a read, refused: no attribute at fault
 	}
 	q := connector.Person{EmployeeID: "8", UserName: "bob@example.com", Email: "bob@example.com"}
 	srv.FailNext(1, http.StatusBadRequest, "invalid_email")
-	if _, err := k.Create(ctx, q); err == nil || connector.IsPartial(err) {
+	if _, err := k.Create(ctx, q); err == nil || fault.IsPartial(err) {
 		t.Fatalf("create refused without an extension = %v, want the failure", err)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"keycard/pkg/connector"
+	"keycard/pkg/fault"
 	"keycard/pkg/scim"
 )
 
@@ -60,7 +61,7 @@ func TestUpdateRefusals(t *testing.T) {
 			k := scim.NewConnector(newClient(t, s, scim.Generic()))
 			p := connector.Person{EmployeeID: "1", UserName: "ada@example.com", Email: "ada@example.com", Title: "Lead", Department: "Sales"}
 			err := k.Update(context.Background(), connector.Account{ID: "u1"}, p)
-			if (err != nil) != tt.wantErr || connector.IsPartial(err) != tt.wantPartial {
+			if (err != nil) != tt.wantErr || fault.IsPartial(err) != tt.wantPartial {
 				t.Fatalf("Update = %v; want error %v, partial %v", err, tt.wantErr, tt.wantPartial)
 			}
 			if len(patches) != tt.wantPatches {

@@ -14,6 +14,7 @@ import (
 
 	"keycard/pkg/connector"
 	"keycard/pkg/event"
+	"keycard/pkg/fault"
 	"keycard/pkg/ledger"
 	"keycard/pkg/ratelimit"
 	"keycard/pkg/streams"
@@ -57,13 +58,13 @@ func (w *Worker) handle(ctx context.Context, d *Delivery) (err error) {
 		d.Outcome = "duplicate" // applied (or dead-lettered) before: a redelivery
 		return nil
 	default:
-		return connector.RetryAfter(max(claim.Retry, time.Second), errBusy)
+		return fault.RetryAfter(max(claim.Retry, time.Second), errBusy)
 	}
 	d.token = claim.Token
 	defer func() {
 		// A transient failure gives the lease back so a retry can claim
 		// it; a permanent one keeps it for the dead-letter step.
-		if err != nil && !connector.IsPermanent(err) {
+		if err != nil && !fault.IsPermanent(err) {
 			_ = w.cfg.Ledger.Release(ctx, key, d.token)
 			d.token = ""
 		}
@@ -79,7 +80,7 @@ func (w *Worker) handle(ctx context.Context, d *Delivery) (err error) {
 		return fmt.Errorf("ledger: %w", err)
 	}
 	if !person.Acquired() {
-		return connector.RetryAfter(personBusyRetry, errPersonBusy)
+		return fault.RetryAfter(personBusyRetry, errPersonBusy)
 	}
 	if claim.TookOver || person.TookOver {
 		d.Log.Info().Bool("event_lease", claim.TookOver).Bool("person_lease", person.TookOver).
@@ -266,7 +267,7 @@ func (w *Worker) converge(ctx context.Context, d *Delivery) (string, error) {
 	if cur != nil && cur.ID != "" && cur.ID != p.AccountID {
 		w.rememberAccount(ctx, e.ID, cur.ID)
 	}
-	if connector.IsPartial(err) {
+	if fault.IsPartial(err) {
 		// Every step ran; the app refused an attribute. The access
 		// change stands and the refusal is recorded, not retried: it
 		// would be refused again.

@@ -12,6 +12,7 @@ import (
 	"keycard/pkg/consume"
 	"keycard/pkg/deadletter"
 	"keycard/pkg/event"
+	"keycard/pkg/fault"
 	"keycard/pkg/streams"
 )
 
@@ -32,7 +33,7 @@ type Delivery struct {
 }
 
 // Handler handles one delivery; an error is transient unless
-// connector.IsPermanent says otherwise.
+// fault.IsPermanent says otherwise.
 type Handler = consume.Handler[*Delivery]
 
 // pipeline is the runtime for the app's durables: undecodable → metrics →
@@ -57,7 +58,7 @@ func (w *Worker) decode(b *consume.Delivery) *Delivery {
 	d := &Delivery{Delivery: b, Replay: b.Meta.Stream == streams.Replay}
 	d.Bypass = d.Replay && b.Msg.Headers().Get(HeaderGuardBypass) == "true"
 	if err := json.Unmarshal(b.Msg.Data(), &d.Event); err != nil || d.Event.ID == "" {
-		d.undecodable = connector.Permanent(fmt.Errorf("not a canonical event: %v", err))
+		d.undecodable = fault.Permanent(fmt.Errorf("not a canonical event: %v", err))
 		d.Event.ID = "undecodable"
 	}
 	d.Log = d.Log.With().Str("event_id", d.Event.ID).Str("employee", d.Event.Employee.ID).

@@ -21,6 +21,7 @@ import (
 	"keycard/pkg/connector"
 	"keycard/pkg/deadletter"
 	"keycard/pkg/event"
+	"keycard/pkg/fault"
 	"keycard/pkg/ledger"
 	"keycard/pkg/natstest"
 	"keycard/pkg/streams"
@@ -238,7 +239,7 @@ func TestDuplicateAndStaleApplyOnce(t *testing.T) {
 func TestTransientErrorsThenSuccess(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, nil)
-	h.app.FailNext(connector.RetryAfter(150*time.Millisecond, errors.New("429 Too Many Requests")), errors.New("503 Service Unavailable"), errors.New("connection reset"))
+	h.app.FailNext(fault.RetryAfter(150*time.Millisecond, errors.New("429 Too Many Requests")), errors.New("503 Service Unavailable"), errors.New("connection reset"))
 	start := time.Now()
 	h.publish(t, ev(event.Hired, 1, employee("3", "Engineering")), "h3")
 	waitFor(t, "hire applied", func() bool { return h.account(t, "3") != nil && len(h.audits(t)) == 1 })
@@ -261,7 +262,7 @@ func dlq(t *testing.T, js jetstream.JetStream) []*jetstream.RawStreamMsg {
 func TestPermanentErrorDeadLettersThenReplay(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, nil)
-	h.app.FailNext(connector.Permanent(errors.New("400 invalid userName")))
+	h.app.FailNext(fault.Permanent(errors.New("400 invalid userName")))
 	hire := ev(event.Hired, 1, employee("4", "Engineering"))
 	h.publish(t, hire, "h4")
 	waitFor(t, "dead letter", func() bool { return len(dlq(t, h.js)) == 1 })
@@ -580,7 +581,7 @@ func TestPartialUpdateIsAppliedWithWarning(t *testing.T) {
 	h := newHarness(t, nil)
 	h.publish(t, ev(event.Hired, 1, employee("500", "Sales")), "h500")
 	waitFor(t, "hire", func() bool { return len(h.audits(t)) == 1 })
-	h.app.FailNext(connector.Partial(connector.Permanent(errors.New("400 invalidPath: department"))))
+	h.app.FailNext(fault.Partial(fault.Permanent(errors.New("400 invalidPath: department"))))
 	h.publish(t, ev(event.Moved, 2, employee("500", "Engineering")), "m500")
 	waitFor(t, "move", func() bool { return len(h.audits(t)) == 2 })
 	recs := h.audits(t)

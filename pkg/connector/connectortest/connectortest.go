@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"keycard/pkg/connector"
+	"keycard/pkg/fault"
 )
 
 // Features is what the app does, where apps are allowed to differ.
@@ -194,7 +195,7 @@ func testCreateOverInactive(t *testing.T, f Features, app App) {
 		}
 		wantAccounts(t, c, again.ID)
 	case f.HidesInactive:
-		if !connector.IsPermanent(err) {
+		if !fault.IsPermanent(err) {
 			t.Fatalf("Create over a hidden deactivated account = %+v, %v; want a Permanent error", again, err)
 		}
 		wantAccounts(t, c) // the inactive one is not listed either
@@ -294,7 +295,7 @@ func testUnsupportedKinds(t *testing.T, f Features, app App) {
 		if slices.Contains(f.Kinds, k) {
 			continue
 		}
-		if err := c.AddMembership(t.Context(), a, k, "eng"); !connector.IsPermanent(err) {
+		if err := c.AddMembership(t.Context(), a, k, "eng"); !fault.IsPermanent(err) {
 			t.Errorf("AddMembership(%s) = %v; the app does not grant %s: want a Permanent error", k, err, k)
 		}
 	}
@@ -337,13 +338,13 @@ func testErrorClasses(t *testing.T, f Features, app App) {
 		for _, fl := range failures {
 			app.Fail(fl.fail)
 			err := step()
-			hint, hinted := connector.RetryAfterHint(err)
+			hint, hinted := fault.RetryAfterHint(err)
 			switch {
 			case err == nil:
 				t.Errorf("%s after a vendor %s succeeded; want the error", name, fl.name)
-			case connector.IsPermanent(err) != fl.permanent:
+			case fault.IsPermanent(err) != fl.permanent:
 				t.Errorf("%s after a vendor %s = %v: permanent %v, want %v", name, fl.name, err, !fl.permanent, fl.permanent)
-			case connector.IsPartial(err):
+			case fault.IsPartial(err):
 				t.Errorf("%s after a vendor %s = %v: partial; want a failure", name, fl.name, err)
 			case hinted != (fl.fail.RetryAfter > 0) || hint != fl.fail.RetryAfter:
 				t.Errorf("%s after a vendor %s = %v: retry hint %v (%v), want %v", name, fl.name, err, hint, hinted, fl.fail.RetryAfter)

@@ -9,12 +9,11 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
-	"keycard/pkg/bamboohr"
 	"keycard/pkg/bamboohr/webhook"
-	"keycard/pkg/connector"
 	"keycard/pkg/consume"
 	"keycard/pkg/deadletter"
 	"keycard/pkg/event"
+	"keycard/pkg/fault"
 	"keycard/pkg/streams"
 )
 
@@ -85,11 +84,11 @@ func (n *Normalizer) handle(ctx context.Context, d *delivery) error {
 	} else {
 		err = n.handleInbox(ctx, d.Msg)
 	}
-	if errors.Is(err, errPoison) || bamboohr.IsPermanent(err) {
-		return connector.Permanent(err)
+	if errors.Is(err, errPoison) || fault.IsPermanent(err) {
+		return fault.Permanent(err)
 	}
-	if hint, ok := bamboohr.RetryAfter(err); ok {
-		return connector.RetryAfter(hint, err)
+	if hint, ok := fault.RetryAfterHint(err); ok {
+		return fault.RetryAfter(hint, err)
 	}
 	if err == nil {
 		d.Outcome = "done"

@@ -342,6 +342,11 @@ func TestPoisonIsDeadLettered(t *testing.T) {
 			h.fake.Outage(1000)
 			h.deliverEvent(t, "employee.created", "91")
 		}, "503", deadletter.ClassExhausted},
+		{"throttled longer than MaxDeliver", func(t *testing.T, h *harness) {
+			h.fake.Put(person("92"))
+			h.fake.Throttle(1000, 10*time.Millisecond)
+			h.deliverEvent(t, "employee.created", "92")
+		}, "429 Too Many Requests", deadletter.ClassExhausted},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -365,6 +370,9 @@ func TestPoisonIsDeadLettered(t *testing.T) {
 			}
 			if strings.Contains(got.errText, h.fake.APIKey()) {
 				t.Fatal("dead letter reason leaks the API key")
+			}
+			if n := strings.Count(got.errText, "retry after"); n > 1 {
+				t.Fatalf("dead letter reason says its delay %d times: %q", n, got.errText)
 			}
 			if evs := h.events(t); len(evs) != 0 {
 				t.Fatalf("events = %v, want none", kinds(evs))

@@ -4,9 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"keycard/pkg/fault"
 	"time"
-
-	"keycard/pkg/bamboohr"
 )
 
 // PollReport says what one changed-since poll did.
@@ -65,7 +64,7 @@ func (p *Poller) poll(ctx context.Context) (PollReport, string, error) {
 	changes, err := p.hr.Changed(ctx, rep.Since)
 	if err != nil {
 		outcome := pollAPIError
-		if bamboohr.IsPermanent(err) {
+		if fault.IsPermanent(err) {
 			outcome = pollAPIPermanent
 		}
 		return rep, outcome, fmt.Errorf("poll: %w", err)

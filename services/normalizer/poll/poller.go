@@ -45,6 +45,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"keycard/pkg/bamboohr"
+	"keycard/pkg/fault"
 )
 
 // Defaults used for zero Config fields.
@@ -276,7 +277,7 @@ func (p *Poller) sweepLoop(ctx context.Context) {
 
 // retryDelay is the next tick, or the server's Retry-After when longer.
 func (p *Poller) retryDelay(err error) time.Duration {
-	if d, ok := bamboohr.RetryAfter(err); ok && d > p.cfg.Interval {
+	if d, ok := fault.RetryAfterHint(err); ok && d > p.cfg.Interval {
 		return d
 	}
 	return p.cfg.Interval
@@ -286,7 +287,7 @@ func (p *Poller) retryDelay(err error) time.Duration {
 // what a retry may fix, an error for what needs an operator.
 func (p *Poller) logFailure(err error) *zerolog.Event {
 	ev := p.log.Warn()
-	if bamboohr.IsPermanent(err) {
+	if fault.IsPermanent(err) {
 		ev = p.log.Error()
 	}
 	return ev.Err(err)

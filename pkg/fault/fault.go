@@ -1,0 +1,95 @@
+// Package fault is Keycard's one error vocabulary. Every outbound client
+// (BambooHR, the SCIM vendors, the native connectors) and every consumer
+// (the normalizer, the workers) says what kind of failure an error is in
+// these words, and the consumer runtime acts on them:
+//
+//   - permanent: no retry can fix it (a 400, a 404 on a required parent,
+//     rejected credentials); the message goes to the dead-letter stream;
+//   - transient with a retry-after: the server asked for a delay (a 429, a
+//     503 with Retry-After, Google's rate-limit 403s);
+//   - partial: the step did what it is for but left out something that
+//     grants or removes no access; the plan goes on and reports it;
+//   - anything else is transient without a hint and retried with backoff.
+//
+// An error can carry its class in two ways: wrapped by [Permanent],
+// [RetryAfter] or [Partial], or by having the method itself (a typed
+// client error such as *bamboohr.APIError knows its class from its
+// status code). The predicates look through wrapping for both.
+package fault
+
+import (
+	"errors"
+	"time"
+)
+
+// Permanent marks err as one no retry can fix.
+func Permanent(err error) error {
+	if err == nil {
+		return nil
+	}
+	return permanentError{err}
+}
+
+// IsPermanent reports whether err, or anything it wraps, is permanent: made
+// by [Permanent] or an error whose Permanent method says so.
+func IsPermanent(err error) bool {
+	var p interface{ Permanent() bool }
+	return errors.As(err, &p) && p.Permanent()
+}
+
+// RetryAfter marks err as transient with the delay the server asked for.
+// The text of err is kept as it is: a typed client error usually says the
+// delay itself, and a hint should not be printed twice.
+func RetryAfter(d time.Duration, err error) error {
+	if err == nil {
+		return nil
+	}
+	return retryAfterError{d, err}
+}
+
+// RetryAfterHint returns the delay a transient error asked for: set by
+// [RetryAfter] or by an error's RetryHint method, positive only.
+func RetryAfterHint(err error) (time.Duration, bool) {
+	var r interface{ RetryHint() time.Duration }
+	if errors.As(err, &r) && r.RetryHint() > 0 {
+		return r.RetryHint(), true
+	}
+	return 0, false
+}
+
+// Partial marks err as a step that did what it is for but left out
+// something that grants or removes no access (an attribute the app
+// refused). Wrap the whole error of a step, never one joined with a
+// failure.
+func Partial(err error) error {
+	if err == nil {
+		return nil
+	}
+	return partialError{err}
+}
+
+// IsPartial reports whether err is, or wraps, a [Partial] one.
+func IsPartial(err error) bool {
+	var p partialError
+	return errors.As(err, &p)
+}
+
+type permanentError struct{ err error }
+
+func (e permanentError) Error() string   { return e.err.Error() }
+func (e permanentError) Unwrap() error   { return e.err }
+func (e permanentError) Permanent() bool { return true }
+
+type retryAfterError struct {
+	after time.Duration
+	err   error
+}
+
+func (e retryAfterError) Error() string            { return e.err.Error() }
+func (e retryAfterError) Unwrap() error            { return e.err }
+func (e retryAfterError) RetryHint() time.Duration { return e.after }
+
+type partialError struct{ err error }
+
+func (e partialError) Error() string { return e.err.Error() }
+func (e partialError) Unwrap() error { return e.err }
