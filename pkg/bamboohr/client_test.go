@@ -16,6 +16,7 @@ import (
 	"keycard/pkg/bamboohr"
 	"keycard/pkg/bamboohr/bamboohrtest"
 	"keycard/pkg/fault"
+	"keycard/pkg/testclock"
 )
 
 // testKey looks like a real key (40 hex digits) so redaction applies.
@@ -54,24 +55,6 @@ func (s *sleeps) all() []time.Duration {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return append([]time.Duration(nil), s.d...)
-}
-
-// clock is a settable clock for the fake.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = t
 }
 
 func assertRequests(t *testing.T, srv *bamboohrtest.Server, ep bamboohrtest.Endpoint, want int) {
@@ -625,7 +608,7 @@ func TestChanged(t *testing.T) {
 	t.Parallel()
 	t0 := time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
 	t1, t2 := t0.Add(time.Hour), t0.Add(2*time.Hour)
-	clk := &clock{t: t0}
+	clk := testclock.New(t0)
 	srv := newFake(t, bamboohrtest.WithClock(clk.Now))
 	for _, id := range []string{"2", "9", "10"} {
 		srv.Put(bamboohrtest.Employee{ID: id, Status: "Active"})

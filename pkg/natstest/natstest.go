@@ -17,6 +17,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"keycard/pkg/natsembed"
+	"keycard/pkg/streams"
 )
 
 // Server is a running test server.
@@ -78,6 +79,21 @@ func (s *Server) Connect(t testing.TB) (*nats.Conn, jetstream.JetStream) {
 		t.Fatal(err)
 	}
 	return nc, js
+}
+
+// WithStreams starts a server, defines Keycard's streams on it with
+// default options (as every service does at start) and returns a client:
+// what most tests of a consumer or publisher begin with.
+func WithStreams(t testing.TB) (*Server, jetstream.JetStream) {
+	t.Helper()
+	s := Start(t)
+	_, js := s.Connect(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := streams.Ensure(ctx, js, streams.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	return s, js
 }
 
 // Messages returns every message stored in stream, in order (deleted ones,

@@ -58,11 +58,7 @@ func newHarness(t *testing.T, edit func(*Config)) *harness {
 // newStreams starts a server with the streams and connects to it.
 func newStreams(t *testing.T) jetstream.JetStream {
 	t.Helper()
-	ns := natstest.Start(t)
-	_, js := ns.Connect(t)
-	if err := streams.Ensure(t.Context(), js, streams.Options{}); err != nil {
-		t.Fatal(err)
-	}
+	_, js := natstest.WithStreams(t)
 	return js
 }
 

@@ -32,11 +32,7 @@ type harness struct {
 
 func newHarness(t *testing.T) *harness {
 	t.Helper()
-	srv := natstest.Start(t)
-	_, js := srv.Connect(t)
-	if err := streams.Ensure(t.Context(), js, streams.Options{}); err != nil {
-		t.Fatal(err)
-	}
+	srv, js := natstest.WithStreams(t)
 	return &harness{t: t, srv: srv, js: js}
 }
 

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"keycard/pkg/bamboohr/bamboohrtest"
+	"keycard/pkg/testclock"
 )
 
 func newServer(t *testing.T, opts ...bamboohrtest.Option) *bamboohrtest.Server {
@@ -165,15 +166,12 @@ func TestEmployeeFields(t *testing.T) {
 func TestChanged(t *testing.T) {
 	t.Parallel()
 	t0 := time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
-	now := t0
-	var mu sync.Mutex
-	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
-	advance := func(d time.Duration) { mu.Lock(); defer mu.Unlock(); now = now.Add(d) }
+	clock := testclock.New(t0)
 
-	srv := newServer(t, bamboohrtest.WithClock(clock))
+	srv := newServer(t, bamboohrtest.WithClock(clock.Now))
 	srv.Put(bamboohrtest.Employee{ID: "1"})
 	srv.Put(bamboohrtest.Employee{ID: "2"})
-	advance(time.Hour + 500*time.Millisecond) // stamps have one-second resolution
+	clock.Advance(time.Hour + 500*time.Millisecond) // stamps have one-second resolution
 	srv.Update("1", func(e *bamboohrtest.Employee) { e.Status = "Inactive" })
 	srv.Delete("2")
 	srv.Put(bamboohrtest.Employee{ID: "3"})

@@ -46,13 +46,7 @@ type env struct {
 
 func newEnv(t *testing.T, s Settings) *env {
 	t.Helper()
-	ns := natstest.Start(t)
-	_, js := ns.Connect(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := streams.Ensure(ctx, js, streams.Options{}); err != nil {
-		t.Fatal(err)
-	}
+	ns, js := natstest.WithStreams(t)
 	h := New(s, js, zerolog.Nop(), prometheus.NewRegistry(), func() time.Time { return now })
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)

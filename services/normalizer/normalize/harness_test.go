@@ -20,27 +20,8 @@ import (
 	"keycard/pkg/event"
 	"keycard/pkg/natstest"
 	"keycard/pkg/streams"
+	"keycard/pkg/testclock"
 )
-
-// clock is real time shifted by an offset, so a test can stand just before
-// midnight of an effective date and let the real schedule fire.
-type clock struct {
-	mu     sync.Mutex
-	offset time.Duration
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return time.Now().Add(c.offset)
-}
-
-// setTo makes Now() return t (and advance from there).
-func (c *clock) setTo(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.offset = time.Until(t)
-}
 
 type harness struct {
 	nats  *natstest.Server
@@ -48,7 +29,7 @@ type harness struct {
 	fake  *bamboohrtest.Server
 	api   *panicky
 	n     *Normalizer
-	clock *clock
+	clock *testclock.Clock
 	reg   *prometheus.Registry
 }
 
@@ -56,13 +37,13 @@ type harness struct {
 // BambooHR, with retries scaled down to milliseconds.
 func newHarness(t *testing.T, edit func(*Options, *bamboohr.Config)) *harness {
 	t.Helper()
-	h := &harness{nats: natstest.Start(t), fake: bamboohrtest.New(), clock: &clock{}, reg: prometheus.NewRegistry()}
+	// The clock runs with real time from wherever a test sets it, so a
+	// test can stand just before midnight of an effective date and let
+	// the real schedule fire.
+	h := &harness{fake: bamboohrtest.New(), clock: testclock.Running(time.Now()), reg: prometheus.NewRegistry()}
 	t.Cleanup(h.fake.Close)
-	_, h.js = h.nats.Connect(t)
+	h.nats, h.js = natstest.WithStreams(t)
 	ctx, cancel := context.WithCancel(context.Background())
-	if err := streams.Ensure(ctx, h.js, streams.Options{}); err != nil {
-		t.Fatal(err)
-	}
 	cfg := h.fake.Config()
 	cfg.MaxAttempts, cfg.InitialBackoff, cfg.MaxBackoff, cfg.Timeout = 2, 5*time.Millisecond, 20*time.Millisecond, 300*time.Millisecond
 	cfg.MaxRetryAfter = 50 * time.Millisecond

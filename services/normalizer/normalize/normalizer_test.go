@@ -195,7 +195,7 @@ func TestClassification(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			h := newHarness(t, nil)
-			h.clock.setTo(today)
+			h.clock.Set(today)
 			for _, s := range tt.steps {
 				s(t, h)
 			}
@@ -222,7 +222,7 @@ func TestClassification(t *testing.T) {
 func TestSchedules(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, func(o *Options, _ *bamboohr.Config) { o.LeaverTime, o.JoinerTime = "00:00", "00:00" })
-	h.clock.setTo(today)
+	h.clock.Set(today)
 	e := person("60")
 	e.TerminationDate = "2026-12-31"
 	hire(e)(t, h)
@@ -244,7 +244,7 @@ func TestSchedules(t *testing.T) {
 	}
 	// A contractor's end date and a time zone from HR: 18:00 in Berlin.
 	h2 := newHarness(t, nil)
-	h2.clock.setTo(today)
+	h2.clock.Set(today)
 	c := person("61")
 	c.Fields = map[string]any{"contractEndDate": "2027-01-31", "timeZone": "Europe/Berlin"}
 	hire(c)(t, h2)
@@ -261,7 +261,7 @@ func TestSchedules(t *testing.T) {
 func TestScheduleFires(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, func(o *Options, _ *bamboohr.Config) { o.LeaverTime, o.JoinerTime = "00:00", "00:00" })
-	h.clock.setTo(time.Date(2026, 11, 30, 23, 59, 58, 0, time.UTC))
+	h.clock.Set(time.Date(2026, 11, 30, 23, 59, 58, 0, time.UTC))
 	leaver, joiner := person("70"), person("71")
 	leaver.TerminationDate = "2026-12-01"
 	joiner.HireDate = "2026-12-01"
@@ -308,7 +308,7 @@ func TestTransientAPIErrorsRetry(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			h := newHarness(t, nil)
-			h.clock.setTo(today)
+			h.clock.Set(today)
 			h.fake.Put(person("80"))
 			tt.fault(h.fake)
 			h.deliverEvent(t, "employee.created", "80")
@@ -352,7 +352,7 @@ func TestPoisonIsDeadLettered(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			h := newHarness(t, func(o *Options, _ *bamboohr.Config) { o.MaxDeliver = 3 })
-			h.clock.setTo(today)
+			h.clock.Set(today)
 			tt.setup(t, h)
 			h.drain(t)
 			type letter struct {
@@ -387,7 +387,7 @@ func TestPoisonIsDeadLettered(t *testing.T) {
 func TestPanicIsDeadLettered(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, nil)
-	h.clock.setTo(today)
+	h.clock.Set(today)
 	h.api.on.Store("95", true)
 	hire(person("95"))(t, h)
 	h.drain(t)
@@ -421,7 +421,7 @@ func TestPanicIsDeadLettered(t *testing.T) {
 func TestNATSRestartMidStream(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, nil)
-	h.clock.setTo(today)
+	h.clock.Set(today)
 	for i := range 20 {
 		h.fake.Put(person(fmt.Sprint(100 + i)))
 	}
@@ -462,7 +462,7 @@ func TestNATSRestartMidStream(t *testing.T) {
 func TestActiveIDs(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, nil)
-	h.clock.setTo(today)
+	h.clock.Set(today)
 	gone := person("201")
 	gone.Status = "Inactive"
 	for _, s := range []step{hire(person("200")), hire(gone), hire(person("202"))} {

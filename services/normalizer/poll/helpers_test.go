@@ -17,34 +17,17 @@ import (
 	"keycard/pkg/bamboohr/webhook"
 	"keycard/pkg/natstest"
 	"keycard/pkg/streams"
+	"keycard/pkg/testclock"
 )
 
 // t0 is "now" for the pollers under test; the fake's clock is set around it.
 var t0 = time.Date(2026, 11, 25, 18, 0, 0, 0, time.UTC)
 
-// clock is a settable clock, safe for concurrent use.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = t
-}
-
 type env struct {
 	ns      *natstest.Server
 	js      jetstream.JetStream
 	hr      *bamboohrtest.Server
-	hrClock *clock
+	hrClock *testclock.Clock
 	client  *bamboohr.Client
 }
 
@@ -52,14 +35,8 @@ type env struct {
 // not nil, adjusts the client's config.
 func newEnv(t *testing.T, edit func(*bamboohr.Config)) *env {
 	t.Helper()
-	ns := natstest.Start(t)
-	_, js := ns.Connect(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := streams.Ensure(ctx, js, streams.Options{}); err != nil {
-		t.Fatal(err)
-	}
-	c := &clock{t: t0}
+	ns, js := natstest.WithStreams(t)
+	c := testclock.New(t0)
 	hr := bamboohrtest.New(bamboohrtest.WithClock(c.Now))
 	t.Cleanup(hr.Close)
 	cfg := hr.Config()

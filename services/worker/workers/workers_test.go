@@ -57,12 +57,8 @@ type running struct {
 // serve writes yaml to a config file and runs Serve until the test ends.
 func serve(t *testing.T, yaml string, edit func(*Settings)) *running {
 	t.Helper()
-	ns := natstest.Start(t)
-	_, js := ns.Connect(t)
+	_, js := natstest.WithStreams(t)
 	ctx, cancel := context.WithCancel(context.Background())
-	if err := streams.Ensure(ctx, js, streams.Options{}); err != nil {
-		t.Fatal(err)
-	}
 	file := filepath.Join(t.TempDir(), "keycard.yaml")
 	if err := os.WriteFile(file, []byte(yaml), 0o600); err != nil {
 		t.Fatal(err)
