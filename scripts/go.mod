@@ -32,8 +32,8 @@ require (
 	golang.org/x/sync v0.25.0 // indirect
 	golang.org/x/sys v0.49.0 // indirect
 	golang.org/x/text v0.43.0 // indirect
-	golang.org/x/time v0.16.0 // indirect
 	google.golang.org/protobuf v1.36.12 // indirect
+	keycard/schemas v0.0.0 // indirect
 )
 
 replace keycard/pkg => ../pkg
@@ -41,3 +41,5 @@ replace keycard/pkg => ../pkg
 replace keycard/services/normalizer => ../services/normalizer
 
 replace keycard/services/ingester => ../services/ingester
+
+replace keycard/schemas => ../schemas

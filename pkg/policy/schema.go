@@ -1,48 +1,18 @@
 package policy
 
 import (
-	"bytes"
 	_ "embed"
 	"errors"
 	"fmt"
+	"keycard/schemas"
 	"sort"
 	"strings"
-	"sync"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
 	"github.com/santhosh-tekuri/jsonschema/v6/kind"
 	"golang.org/x/text/language"
 	"golang.org/x/text/message"
 )
-
-// SchemaID is the $id of the keycard-config.v1 JSON Schema.
-const SchemaID = "https://keycard.invalid/schemas/keycard-config.v1.json"
-
-// schemaJSON is a byte-identical copy of the workspace's canonical
-// schemas/keycard-config.v1.json. go:embed cannot reach outside this
-// module, so the file is copied here; TestSchemaCopyMatchesCanonical fails
-// when the two differ. Edit schemas/keycard-config.v1.json, then copy it
-// over.
-//
-//go:embed schema/keycard-config.v1.json
-var schemaJSON []byte
-
-// compiledSchema compiles the embedded schema once, on first use.
-var compiledSchema = sync.OnceValues(func() (*jsonschema.Schema, error) {
-	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(schemaJSON))
-	if err != nil {
-		return nil, fmt.Errorf("decode schema: %w", err)
-	}
-	c := jsonschema.NewCompiler()
-	c.DefaultDraft(jsonschema.Draft2020)
-	if err := c.AddResource(SchemaID, doc); err != nil {
-		return nil, fmt.Errorf("add schema: %w", err)
-	}
-	return c.Compile(SchemaID)
-})
-
-// Schema returns the keycard-config.v1 JSON Schema document.
-func Schema() []byte { return bytes.Clone(schemaJSON) }
 
 // secretKeys are keys people write when they mean token_env.
 var secretKeys = map[string]bool{
@@ -61,12 +31,7 @@ func unknownKey(k string) string {
 // validateSchema checks the decoded document against the schema and
 // records one *Error per failing location.
 func (v *validator) validateSchema(doc any) {
-	sch, err := compiledSchema()
-	if err != nil {
-		v.errs = append(v.errs, &Error{File: v.file, Msg: fmt.Sprintf("compile config schema: %v", err)})
-		return
-	}
-	err = sch.Validate(doc)
+	err := schemas.Config.Validate(doc)
 	var ve *jsonschema.ValidationError
 	if err == nil {
 		return

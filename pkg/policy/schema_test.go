@@ -1,34 +1,15 @@
 package policy
 
 import (
-	"bytes"
 	"encoding/json"
-	"os"
 	"slices"
 	"testing"
 	"time"
 
 	"keycard/pkg/connector/registry"
 	"keycard/pkg/scim"
+	"keycard/schemas"
 )
-
-// canonicalSchema is the workspace copy that the embedded one must equal.
-const canonicalSchema = "../../schemas/keycard-config.v1.json"
-
-func TestSchemaCopyMatchesCanonical(t *testing.T) {
-	t.Parallel()
-	canonical, err := os.ReadFile(canonicalSchema)
-	if err != nil {
-		t.Fatalf("read canonical schema: %v", err)
-	}
-	if !bytes.Equal(canonical, schemaJSON) {
-		t.Fatalf("pkg/policy/schema/keycard-config.v1.json differs from schemas/keycard-config.v1.json; " +
-			"edit the latter and copy it: cp schemas/keycard-config.v1.json pkg/policy/schema/")
-	}
-	if _, err := compiledSchema(); err != nil {
-		t.Fatalf("compile schema: %v", err)
-	}
-}
 
 // TestSchemaMatchesGo fails when the schema's $id, modes and defaults
 // drift from the Go constants.
@@ -45,11 +26,8 @@ func TestSchemaMatchesGo(t *testing.T) {
 			App prop `json:"app"`
 		} `json:"$defs"`
 	}
-	if err := json.Unmarshal(schemaJSON, &doc); err != nil {
+	if err := json.Unmarshal(schemas.Config.JSON(), &doc); err != nil {
 		t.Fatalf("decode schema: %v", err)
-	}
-	if doc.ID != SchemaID {
-		t.Errorf("$id = %q, want SchemaID %q", doc.ID, SchemaID)
 	}
 	app := doc.Defs.App.Properties
 	if want := []string{ModeApply, ModeDryRun}; !slices.Equal(app["mode"].Enum, want) {
@@ -83,13 +61,4 @@ func schemaDefault[T any](t *testing.T, raw json.RawMessage) T {
 		t.Errorf("decode default %s: %v", raw, err)
 	}
 	return v
-}
-
-func TestSchemaAccessor(t *testing.T) {
-	t.Parallel()
-	s := Schema()
-	s[0] = 'x'
-	if !bytes.Equal(Schema(), schemaJSON) || schemaJSON[0] == 'x' {
-		t.Fatal("Schema returned the embedded slice, not a copy")
-	}
 }

@@ -26,6 +26,7 @@ require (
 	golang.org/x/text v0.43.0 // indirect
 	google.golang.org/genproto/googleapis/api v0.0.0-20240826202546-f6391c0de4c7 // indirect
 	google.golang.org/genproto/googleapis/rpc v0.0.0-20240826202546-f6391c0de4c7 // indirect
+	keycard/schemas v0.0.0 // indirect
 )
 
 require (
@@ -60,3 +61,5 @@ replace keycard/services/ingester => ../ingester
 replace keycard/services/normalizer => ../normalizer
 
 replace keycard/services/worker => ../worker
+
+replace keycard/schemas => ../../schemas

@@ -36,6 +36,9 @@ require (
 	golang.org/x/text v0.43.0 // indirect
 	golang.org/x/time v0.16.0 // indirect
 	google.golang.org/protobuf v1.36.12 // indirect
+	keycard/schemas v0.0.0 // indirect
 )
 
 replace keycard/pkg => ../../pkg
+
+replace keycard/schemas => ../../schemas

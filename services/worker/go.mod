@@ -45,6 +45,9 @@ require (
 	google.golang.org/genproto/googleapis/api v0.0.0-20240826202546-f6391c0de4c7 // indirect
 	google.golang.org/genproto/googleapis/rpc v0.0.0-20240826202546-f6391c0de4c7 // indirect
 	google.golang.org/protobuf v1.36.12 // indirect
+	keycard/schemas v0.0.0 // indirect
 )
 
 replace keycard/pkg => ../../pkg
+
+replace keycard/schemas => ../../schemas
