@@ -57,6 +57,19 @@ var constructors = map[string]metricKind{
 	"NewSummary": summary, "NewSummaryVec": summary,
 }
 
+// helpers maps the functions of keycard/pkg/metrics, which every metric is
+// built with, to the type of what they build and the index of their first
+// label argument (after reg, name, help and a histogram's buckets).
+var helpers = map[string]struct {
+	kind       metricKind
+	vec        bool
+	firstLabel int
+}{
+	"Counter": {counter, false, 3}, "CounterVec": {counter, true, 3},
+	"Gauge": {gauge, false, 3}, "GaugeVec": {gauge, true, 3},
+	"Histogram": {histogram, false, 4}, "HistogramVec": {histogram, true, 4},
+}
+
 // metricInfo is one metric a constructor in the sources builds.
 type metricInfo struct {
 	kind   metricKind
@@ -289,6 +302,13 @@ func (s *scanner) scanConstructor(call *ast.CallExpr) {
 	if !ok {
 		return
 	}
+	if isIdent(sel.X, "metrics") {
+		s.scanHelper(call, sel.Sel.Name)
+		return
+	}
+	if strings.HasPrefix(s.pos(call.Pos()), "pkg/metrics/") {
+		return // the helpers themselves: their names are arguments
+	}
 	kind, ok := constructors[sel.Sel.Name]
 	if !ok || len(call.Args) == 0 {
 		return
@@ -351,6 +371,38 @@ func (s *scanner) scanConstructor(call *ast.CallExpr) {
 			info.labels = append(info.labels, v)
 		}
 	}
+	s.record(call, name, info)
+}
+
+// scanHelper records a metric built by metrics.CounterVec(reg, name, help,
+// labels…) and the like.
+func (s *scanner) scanHelper(call *ast.CallExpr, fn string) {
+	h, ok := helpers[fn]
+	if !ok || len(call.Args) < h.firstLabel {
+		return
+	}
+	name, ok := stringLit(call.Args[1])
+	if !ok {
+		s.errorf(call.Args[1].Pos(), "the name given to metrics.%s is not a string literal; these tests cannot read it", fn)
+		return
+	}
+	info := metricInfo{kind: h.kind, where: s.pos(call.Pos())}
+	for _, arg := range call.Args[h.firstLabel:] {
+		v, ok := stringLit(arg)
+		if !ok {
+			s.errorf(arg.Pos(), "a label of %s is not a string literal", name)
+			return
+		}
+		info.labels = append(info.labels, v)
+	}
+	if h.vec && len(info.labels) == 0 {
+		s.errorf(call.Pos(), "metrics.%s of %s without labels", fn, name)
+		return
+	}
+	s.record(call, name, info)
+}
+
+func (s *scanner) record(call *ast.CallExpr, name string, info metricInfo) {
 	if prev, dup := s.facts.metrics[name]; dup {
 		if prev.kind != info.kind || !slices.Equal(prev.labels, info.labels) {
 			s.errorf(call.Pos(), "metric %s is also built at %s as a %s with labels %v", name, prev.where, prev.kind, prev.labels)

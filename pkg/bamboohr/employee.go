@@ -6,10 +6,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"keycard/pkg/fault"
 	"net/url"
 	"strings"
 	"time"
+
+	"keycard/pkg/fault"
 )
 
 // Employee status values.

@@ -3,11 +3,12 @@ package connector
 import (
 	"context"
 	"fmt"
-	"keycard/pkg/fault"
 	"maps"
 	"slices"
 	"strconv"
 	"sync"
+
+	"keycard/pkg/fault"
 )
 
 // Memory is an application held in memory. It backs dry-run mode for apps

@@ -4,9 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"keycard/pkg/fault"
 	"slices"
 	"sync"
+
+	"keycard/pkg/fault"
 )
 
 // Want is the state the policy asks for in one app.

@@ -3,12 +3,13 @@ package connector
 import (
 	"context"
 	"errors"
-	"keycard/pkg/fault"
 	"reflect"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"keycard/pkg/fault"
 )
 
 func ada() Person {

@@ -12,12 +12,13 @@ package consume
 import (
 	"context"
 	"errors"
-	"keycard/pkg/fault"
 	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
+
+	"keycard/pkg/fault"
 )
 
 // Durable is one consumer the pipeline pulls from.

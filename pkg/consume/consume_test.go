@@ -3,10 +3,11 @@ package consume
 import (
 	"context"
 	"errors"
-	"keycard/pkg/fault"
 	"strings"
 	"testing"
 	"time"
+
+	"keycard/pkg/fault"
 )
 
 type delivery struct{ *Delivery }

@@ -5,9 +5,10 @@ import (
 	_ "embed"
 	"encoding/json"
 	"fmt"
-	"keycard/schemas"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
+
+	"keycard/schemas"
 )
 
 // Validate checks that data is one JSON document conforming to the

@@ -2,13 +2,14 @@ package event
 
 import (
 	"encoding/json"
-	"keycard/schemas"
 	"os"
 	"path/filepath"
 	"reflect"
 	"slices"
 	"strings"
 	"testing"
+
+	"keycard/schemas"
 )
 
 // schemaDoc is the part of the schema the drift tests compare with the Go types.

@@ -4,7 +4,6 @@ import (
 	_ "embed"
 	"errors"
 	"fmt"
-	"keycard/schemas"
 	"sort"
 	"strings"
 
@@ -12,6 +11,8 @@ import (
 	"github.com/santhosh-tekuri/jsonschema/v6/kind"
 	"golang.org/x/text/language"
 	"golang.org/x/text/message"
+
+	"keycard/schemas"
 )
 
 // secretKeys are keys people write when they mean token_env.

@@ -2,13 +2,14 @@ package scim
 
 import (
 	"errors"
-	"keycard/pkg/fault"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"keycard/pkg/fault"
 )
 
 const fuzzToken = "xoxp-1234567890-secret"

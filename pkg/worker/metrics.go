@@ -7,6 +7,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"keycard/pkg/event"
+	"keycard/pkg/metrics"
 	"keycard/pkg/ratelimit"
 )
 
@@ -31,56 +32,18 @@ var outcomes = []string{"applied", "noop", "duplicate", "stale", "held", "dead_l
 // NewMetrics registers the worker metrics on reg.
 func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m := &Metrics{
-		events: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "keycard_worker_events_total",
-			Help: "Events handled, by app, kind and outcome (applied, noop, duplicate, stale, held, dead_lettered, retry).",
-		}, []string{"app", "kind", "outcome"}),
-		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name:    "keycard_worker_handle_duration_seconds",
-			Help:    "Time to handle one event, including the app's API calls.",
-			Buckets: prometheus.ExponentialBuckets(0.001, 2, 15), // 1ms … 16s
-		}, []string{"app"}),
-		endToEnd: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name:    "keycard_worker_end_to_end_seconds",
-			Help:    "From the HR change (occurred_at) to applied in the app: the time-to-provision/deprovision SLO.",
-			Buckets: []float64{0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600},
-		}, []string{"app"}),
-		held: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "keycard_worker_held_total",
-			Help: "Deactivations held by the blast-radius guard.",
-		}, []string{"app"}),
-		limiterWait: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name:    "keycard_worker_rate_limit_wait_seconds",
-			Help:    "Time a write waited for the app's pacer.",
-			Buckets: prometheus.ExponentialBuckets(0.001, 4, 10), // 1ms … 4m
-		}, []string{"app"}),
+		events:      metrics.CounterVec(reg, "keycard_worker_events_total", "Events handled, by app, kind and outcome (applied, noop, duplicate, stale, held, dead_lettered, retry).", "app", "kind", "outcome"),
+		duration:    metrics.HistogramVec(reg, "keycard_worker_handle_duration_seconds", "Time to handle one event, including the app's API calls.", prometheus.ExponentialBuckets(0.001, 2, 15), "app"), // 1ms … 16s
+		endToEnd:    metrics.HistogramVec(reg, "keycard_worker_end_to_end_seconds", "From the HR change (occurred_at) to applied in the app: the time-to-provision/deprovision SLO.", []float64{0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600}, "app"),
+		held:        metrics.CounterVec(reg, "keycard_worker_held_total", "Deactivations held by the blast-radius guard.", "app"),
+		limiterWait: metrics.HistogramVec(reg, "keycard_worker_rate_limit_wait_seconds", "Time a write waited for the app's pacer.", prometheus.ExponentialBuckets(0.001, 4, 10), "app"), // 1ms … 4m
 	}
-	m.lag = prometheus.NewGaugeVec(prometheus.GaugeOpts{
-		Name: "keycard_worker_consumer_lag_events",
-		Help: "Events in HR_EVENTS the app's worker has not received yet.",
-	}, []string{"app"})
-	m.deadLetters = prometheus.NewGaugeVec(prometheus.GaugeOpts{
-		Name: "keycard_dlq_messages",
-		Help: "Dead letters waiting in HR_DLQ for the app (replay or purge them with provctl).",
-	}, []string{"app"})
-	m.heldNow = prometheus.NewGaugeVec(prometheus.GaugeOpts{
-		Name: "keycard_worker_held_pending",
-		Help: "Deactivations held by the blast-radius guard and not yet released or rejected.",
-	}, []string{"app"})
-	m.leasesLost = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "keycard_worker_leases_lost_total",
-		Help: "Applies stopped because a ledger lease could not be renewed (lost, or the store unreachable for 2/3 of a lease).",
-	}, []string{"app"})
-	m.pace = prometheus.NewGaugeVec(prometheus.GaugeOpts{
-		Name: "keycard_app_pace_writes_per_minute",
-		Help: "The pace writes to the app are held to now: its fixed rate_limit, or where an adaptive one has got to.",
-	}, []string{"app"})
-	m.throttled = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "keycard_worker_throttled_total",
-		Help: "Answers in which the app throttled Keycard (a 429, or its rate-limit equivalent).",
-	}, []string{"app"})
-	reg.MustRegister(m.events, m.duration, m.endToEnd, m.held, m.limiterWait, m.lag, m.deadLetters, m.heldNow, m.leasesLost,
-		m.pace, m.throttled)
+	m.lag = metrics.GaugeVec(reg, "keycard_worker_consumer_lag_events", "Events in HR_EVENTS the app's worker has not received yet.", "app")
+	m.deadLetters = metrics.GaugeVec(reg, "keycard_dlq_messages", "Dead letters waiting in HR_DLQ for the app (replay or purge them with provctl).", "app")
+	m.heldNow = metrics.GaugeVec(reg, "keycard_worker_held_pending", "Deactivations held by the blast-radius guard and not yet released or rejected.", "app")
+	m.leasesLost = metrics.CounterVec(reg, "keycard_worker_leases_lost_total", "Applies stopped because a ledger lease could not be renewed (lost, or the store unreachable for 2/3 of a lease).", "app")
+	m.pace = metrics.GaugeVec(reg, "keycard_app_pace_writes_per_minute", "The pace writes to the app are held to now: its fixed rate_limit, or where an adaptive one has got to.", "app")
+	m.throttled = metrics.CounterVec(reg, "keycard_worker_throttled_total", "Answers in which the app throttled Keycard (a 429, or its rate-limit equivalent).", "app")
 	return m
 }
 

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"io"
-	"keycard/pkg/testclock"
 	"net/http"
 	"net/url"
 	"reflect"
@@ -12,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"keycard/pkg/testclock"
 )
 
 func start(t *testing.T, opts ...Option) (*Server, client) {

@@ -46,7 +46,7 @@ type Handler struct {
 	verifier webhook.Verifier
 	js       Publisher
 	log      zerolog.Logger
-	metrics  *metrics
+	metrics  *meters
 	slots    chan struct{} // bounds concurrent deliveries
 	now      func() time.Time
 }

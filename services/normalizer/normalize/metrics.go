@@ -4,9 +4,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"keycard/pkg/event"
+	"keycard/pkg/metrics"
 )
 
-type metrics struct {
+type meters struct {
 	messages  *prometheus.CounterVec
 	events    *prometheus.CounterVec
 	unchanged prometheus.Counter
@@ -14,29 +15,13 @@ type metrics struct {
 	duration  prometheus.Histogram
 }
 
-func newMetrics(reg prometheus.Registerer) *metrics {
-	m := &metrics{
-		messages: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "keycard_normalizer_messages_total",
-			Help: "Messages handled, by source (inbox, due) and outcome (done, retried, dead_lettered).",
-		}, []string{"source", "outcome"}),
-		events: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "keycard_normalizer_events_total",
-			Help: "Lifecycle events published to HR_EVENTS, by kind.",
-		}, []string{"kind"}),
-		unchanged: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "keycard_normalizer_unchanged_total",
-			Help: "Rechecks that found nothing relevant changed (no event).",
-		}),
-		schedules: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "keycard_normalizer_schedules_total",
-			Help: "Effective-date schedules set or cancelled.",
-		}, []string{"op"}),
-		duration: prometheus.NewHistogram(prometheus.HistogramOpts{
-			Name:    "keycard_normalizer_message_duration_seconds",
-			Help:    "Time to handle one message, including BambooHR API calls.",
-			Buckets: prometheus.ExponentialBuckets(0.001, 2, 14), // 1ms … 8s
-		}),
+func newMetrics(reg prometheus.Registerer) *meters {
+	m := &meters{
+		messages:  metrics.CounterVec(reg, "keycard_normalizer_messages_total", "Messages handled, by source (inbox, due) and outcome (done, retried, dead_lettered).", "source", "outcome"),
+		events:    metrics.CounterVec(reg, "keycard_normalizer_events_total", "Lifecycle events published to HR_EVENTS, by kind.", "kind"),
+		unchanged: metrics.Counter(reg, "keycard_normalizer_unchanged_total", "Rechecks that found nothing relevant changed (no event)."),
+		schedules: metrics.CounterVec(reg, "keycard_normalizer_schedules_total", "Effective-date schedules set or cancelled.", "op"),
+		duration:  metrics.Histogram(reg, "keycard_normalizer_message_duration_seconds", "Time to handle one message, including BambooHR API calls.", prometheus.ExponentialBuckets(0.001, 2, 14)), // 1ms … 8s
 	}
 	for _, s := range []string{"inbox", "due"} {
 		for _, o := range []string{"done", "retried", "dead_lettered"} {
@@ -48,6 +33,5 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	}
 	m.schedules.WithLabelValues("set")
 	m.schedules.WithLabelValues("cancelled")
-	reg.MustRegister(m.messages, m.events, m.unchanged, m.schedules, m.duration)
 	return m
 }

@@ -99,7 +99,7 @@ type Normalizer struct {
 	opts    Options
 	mapping mapping
 	log     zerolog.Logger
-	metrics *metrics
+	metrics *meters
 }
 
 // New creates the snapshot bucket if needed. The streams must exist

@@ -1,6 +1,10 @@
 package poll
 
-import "github.com/prometheus/client_golang/prometheus"
+import (
+	"github.com/prometheus/client_golang/prometheus"
+
+	"keycard/pkg/metrics"
+)
 
 // Outcomes of a poll.
 const (
@@ -25,7 +29,7 @@ const (
 	recheckDuplicate = "duplicate"
 )
 
-type metrics struct {
+type meters struct {
 	polls           *prometheus.CounterVec
 	pollDuration    prometheus.Histogram
 	pollLastSuccess prometheus.Gauge
@@ -39,50 +43,18 @@ type metrics struct {
 	guardTrips       prometheus.Counter
 }
 
-func newMetrics(reg prometheus.Registerer) *metrics {
-	m := &metrics{
-		polls: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "keycard_poller_polls_total",
-			Help: "Changed-since polls by outcome (ok, conflict, api_error, api_permanent, publish_error, state_error).",
-		}, []string{"outcome"}),
-		pollDuration: prometheus.NewHistogram(prometheus.HistogramOpts{
-			Name:    "keycard_poller_poll_duration_seconds",
-			Help:    "Time of one changed-since poll, from reading the cursor to writing it, all outcomes.",
-			Buckets: prometheus.ExponentialBuckets(0.01, 2, 12), // 10ms … 20s
-		}),
-		pollLastSuccess: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "keycard_poller_last_success_timestamp_seconds",
-			Help: "Unix time of the last successful changed-since poll.",
-		}),
-		pollCursor: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "keycard_poller_cursor_timestamp_seconds",
-			Help: "The changed-since cursor (BambooHR's latest change seen), as Unix time.",
-		}),
-		rechecks: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "keycard_poller_rechecks_published_total",
-			Help: "Recheck messages acknowledged by HR_INBOX, by kind (poll, sweep) and outcome (stored, duplicate).",
-		}, []string{"kind", "outcome"}),
-		sweeps: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "keycard_sweep_runs_total",
-			Help: "Directory sweeps by outcome (ok, guard_tripped, failed).",
-		}, []string{"outcome"}),
-		sweepDuration: prometheus.NewHistogram(prometheus.HistogramOpts{
-			Name:    "keycard_sweep_duration_seconds",
-			Help:    "Time of one directory sweep, all outcomes.",
-			Buckets: prometheus.ExponentialBuckets(0.1, 2, 12), // 100ms … 200s
-		}),
-		sweepLastSuccess: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "keycard_sweep_last_success_timestamp_seconds",
-			Help: "Unix time of the last completed directory sweep (guard trips included).",
-		}),
-		sweepDirectory: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "keycard_sweep_directory_employees",
-			Help: "Active employees listed by the directory at the last sweep.",
-		}),
-		guardTrips: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "keycard_sweep_guard_trips_total",
-			Help: "Sweeps whose absentee rechecks were withheld because the directory was too small.",
-		}),
+func newMetrics(reg prometheus.Registerer) *meters {
+	m := &meters{
+		polls:            metrics.CounterVec(reg, "keycard_poller_polls_total", "Changed-since polls by outcome (ok, conflict, api_error, api_permanent, publish_error, state_error).", "outcome"),
+		pollDuration:     metrics.Histogram(reg, "keycard_poller_poll_duration_seconds", "Time of one changed-since poll, from reading the cursor to writing it, all outcomes.", prometheus.ExponentialBuckets(0.01, 2, 12)), // 10ms … 20s
+		pollLastSuccess:  metrics.Gauge(reg, "keycard_poller_last_success_timestamp_seconds", "Unix time of the last successful changed-since poll."),
+		pollCursor:       metrics.Gauge(reg, "keycard_poller_cursor_timestamp_seconds", "The changed-since cursor (BambooHR's latest change seen), as Unix time."),
+		rechecks:         metrics.CounterVec(reg, "keycard_poller_rechecks_published_total", "Recheck messages acknowledged by HR_INBOX, by kind (poll, sweep) and outcome (stored, duplicate).", "kind", "outcome"),
+		sweeps:           metrics.CounterVec(reg, "keycard_sweep_runs_total", "Directory sweeps by outcome (ok, guard_tripped, failed).", "outcome"),
+		sweepDuration:    metrics.Histogram(reg, "keycard_sweep_duration_seconds", "Time of one directory sweep, all outcomes.", prometheus.ExponentialBuckets(0.1, 2, 12)), // 100ms … 200s
+		sweepLastSuccess: metrics.Gauge(reg, "keycard_sweep_last_success_timestamp_seconds", "Unix time of the last completed directory sweep (guard trips included)."),
+		sweepDirectory:   metrics.Gauge(reg, "keycard_sweep_directory_employees", "Active employees listed by the directory at the last sweep."),
+		guardTrips:       metrics.Counter(reg, "keycard_sweep_guard_trips_total", "Sweeps whose absentee rechecks were withheld because the directory was too small."),
 	}
 	for _, o := range []string{pollOK, pollConflict, pollAPIError, pollAPIPermanent, pollPublishError, pollStateError} {
 		m.polls.WithLabelValues(o) // show zero, not nothing
@@ -95,12 +67,10 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			m.rechecks.WithLabelValues(k, o)
 		}
 	}
-	reg.MustRegister(m.polls, m.pollDuration, m.pollLastSuccess, m.pollCursor, m.rechecks,
-		m.sweeps, m.sweepDuration, m.sweepLastSuccess, m.sweepDirectory, m.guardTrips)
 	return m
 }
 
-func (m *metrics) countRecheck(kind string, duplicate bool) {
+func (m *meters) countRecheck(kind string, duplicate bool) {
 	o := recheckStored
 	if duplicate {
 		o = recheckDuplicate

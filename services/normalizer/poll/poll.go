@@ -4,8 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"keycard/pkg/fault"
 	"time"
+
+	"keycard/pkg/fault"
 )
 
 // PollReport says what one changed-since poll did.

@@ -176,7 +176,7 @@ type Poller struct {
 	js     JetStream
 	roster Roster
 	log    zerolog.Logger
-	m      *metrics
+	m      *meters
 	state  *state
 }
 
