@@ -8,6 +8,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"os/signal"
+	"syscall"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -21,6 +24,20 @@ import (
 	"keycard/pkg/opshttp"
 	"keycard/pkg/streams"
 )
+
+// Main is a service command's main: it runs run until SIGINT or SIGTERM
+// (then run's parts stop and it returns) and exits 1 with "name: error"
+// on stderr when run fails. run reads its own environment, so that each
+// command's envconfig.Process call says what it reads.
+func Main(name string, run func(ctx context.Context, stdout io.Writer) error) {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Stdout)
+	stop()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "%s: %v\n", name, err)
+		os.Exit(1)
+	}
+}
 
 // Base is the environment every process reads; README.md lists it.
 type Base struct {

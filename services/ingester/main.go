@@ -5,11 +5,7 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"io"
-	"os"
-	"os/signal"
-	"syscall"
 	"time"
 
 	"github.com/kelseyhightower/envconfig"
@@ -18,17 +14,11 @@ import (
 	"keycard/services/ingester/ingest"
 )
 
-func main() {
-	if err := run(context.Background(), os.Stdout); err != nil {
-		fmt.Fprintln(os.Stderr, "ingester:", err)
-		os.Exit(1)
-	}
-}
+func main() { service.Main("ingester", run) }
 
-// run reads the process environment (envconfig has no injectable lookup).
+// run reads the process environment (envconfig has no injectable lookup);
+// Main stops it on a signal.
 func run(ctx context.Context, stdout io.Writer) error {
-	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
-	defer stop()
 	var cfg config
 	if err := envconfig.Process("", &cfg); err != nil {
 		return err

@@ -11,9 +11,7 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"path/filepath"
-	"syscall"
 	"time"
 
 	"github.com/kelseyhightower/envconfig"
@@ -29,18 +27,11 @@ import (
 	"keycard/services/worker/workers"
 )
 
-func main() {
-	if err := run(context.Background(), os.Stdout); err != nil {
-		fmt.Fprintln(os.Stderr, "keycard:", err)
-		os.Exit(1)
-	}
-}
+func main() { service.Main("keycard", run) }
 
 // run reads the process environment (envconfig has no injectable lookup)
-// and returns when ctx is cancelled or a signal arrives.
+// and returns when ctx is cancelled (Main cancels it on a signal).
 func run(ctx context.Context, stdout io.Writer) error {
-	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
-	defer stop()
 
 	var cfg config
 	if err := envconfig.Process("", &cfg); err != nil {
