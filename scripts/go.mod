@@ -8,8 +8,6 @@ require (
 	github.com/redis/go-redis/v9 v9.23.0
 	github.com/rs/zerolog v1.35.1
 	keycard/pkg v0.0.0
-	keycard/services/ingester v0.0.0
-	keycard/services/normalizer v0.0.0
 )
 
 require (

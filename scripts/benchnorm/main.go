@@ -24,7 +24,7 @@ import (
 	"keycard/pkg/bamboohr/bamboohrtest"
 	"keycard/pkg/streams"
 	"keycard/scripts/benchkit"
-	"keycard/services/normalizer/normalize"
+	"keycard/pkg/normalize"
 )
 
 func main() {

@@ -70,15 +70,15 @@ import (
 	"keycard/pkg/streams"
 	"keycard/pkg/worker"
 	"keycard/scripts/benchkit"
-	"keycard/services/ingester/ingest"
-	"keycard/services/normalizer/normalize"
+	"keycard/pkg/ingest"
+	"keycard/pkg/normalize"
 )
 
 // app is the benchmarked app's name; its durable is "worker-" + app.
 const app = "bench"
 
 // ledgerBucket and ledgerTTL are what the single binary uses
-// (services/worker/workers: bucket "idem", KEYCARD_LEDGER_TTL 2880h).
+// (pkg/workers: bucket "idem", KEYCARD_LEDGER_TTL 2880h).
 const (
 	ledgerBucket = "idem"
 	ledgerTTL    = 2880 * time.Hour
@@ -202,7 +202,7 @@ func evaluateGroups(names []string) func(event.Employee) (connector.Want, []stri
 // one group.
 var evaluate = evaluateGroups([]string{"everyone"})
 
-// newWorker builds the one worker as services/worker/workers does for an
+// newWorker builds the one worker as pkg/workers does for an
 // app without credentials: run dry, unpaced.
 func newWorker(ctx context.Context, js jetstream.JetStream, conn connector.Connector, led ledger.Ledger, vers ledger.Versions,
 	lim worker.Limiter, conc int, log zerolog.Logger) (*worker.Worker, error) {

@@ -2,7 +2,7 @@ package main
 
 import (
 	"keycard/pkg/service"
-	"keycard/services/ingester/ingest"
+	"keycard/pkg/ingest"
 )
 
 // config is the standalone ingester's environment (embedded structs keep

@@ -11,7 +11,7 @@ import (
 	"github.com/kelseyhightower/envconfig"
 
 	"keycard/pkg/service"
-	"keycard/services/ingester/ingest"
+	"keycard/pkg/ingest"
 )
 
 func main() { service.Main("ingester", run) }

@@ -5,9 +5,9 @@ import (
 	"time"
 
 	"keycard/pkg/service"
-	"keycard/services/ingester/ingest"
-	"keycard/services/normalizer/normalize"
-	"keycard/services/worker/workers"
+	"keycard/pkg/ingest"
+	"keycard/pkg/normalize"
+	"keycard/pkg/workers"
 )
 
 // Aliases give the two embedded Settings distinct field names.

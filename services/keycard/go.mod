@@ -49,9 +49,6 @@ require (
 	golang.org/x/sys v0.49.0 // indirect
 	golang.org/x/time v0.16.0 // indirect
 	google.golang.org/protobuf v1.36.12 // indirect
-	keycard/services/ingester v0.0.0
-	keycard/services/normalizer v0.0.0
-	keycard/services/worker v0.0.0
 )
 
 replace keycard/pkg => ../../pkg

@@ -22,9 +22,9 @@ import (
 	"keycard/pkg/natsembed"
 	"keycard/pkg/policy"
 	"keycard/pkg/service"
-	"keycard/services/ingester/ingest"
-	"keycard/services/normalizer/normalize"
-	"keycard/services/worker/workers"
+	"keycard/pkg/ingest"
+	"keycard/pkg/normalize"
+	"keycard/pkg/workers"
 )
 
 func main() { service.Main("keycard", run) }

@@ -2,7 +2,7 @@ package main
 
 import (
 	"keycard/pkg/service"
-	"keycard/services/normalizer/normalize"
+	"keycard/pkg/normalize"
 )
 
 // config is the standalone normalizer's environment (embedded structs keep

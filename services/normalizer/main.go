@@ -11,7 +11,7 @@ import (
 	"github.com/kelseyhightower/envconfig"
 
 	"keycard/pkg/service"
-	"keycard/services/normalizer/normalize"
+	"keycard/pkg/normalize"
 )
 
 func main() { service.Main("normalizer", run) }

@@ -2,7 +2,7 @@ package main
 
 import (
 	"keycard/pkg/service"
-	"keycard/services/worker/workers"
+	"keycard/pkg/workers"
 )
 
 // config is the standalone worker's environment (embedded structs keep

@@ -10,7 +10,7 @@ import (
 	"github.com/kelseyhightower/envconfig"
 
 	"keycard/pkg/service"
-	"keycard/services/worker/workers"
+	"keycard/pkg/workers"
 )
 
 func main() { service.Main("worker", run) }

@@ -12,7 +12,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"keycard/pkg/bamboohr"
-	"keycard/services/normalizer/poll"
+	"keycard/pkg/normalize/poll"
 )
 
 // Settings are the normalizer's environment variables; the single binary
