@@ -55,7 +55,7 @@ func newEnv(t *testing.T, s Settings) *env {
 
 func fixture(t *testing.T, name string) []byte {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join("..", "..", "..", "pkg", "bamboohr", "webhook", "testdata", name))
+	b, err := os.ReadFile(filepath.Join("..", "bamboohr", "webhook", "testdata", name))
 	if err != nil {
 		t.Fatal(err)
 	}
