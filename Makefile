@@ -1,7 +1,7 @@
 # Keycard — every target loops over the modules listed in go.work.
 SHELL   := /bin/bash
 MODULES := $(shell sed -n 's|^[[:space:]]*\./\([^[:space:]]*\)$$|\1|p' go.work)
-SERVICES := $(notdir $(wildcard services/*))
+SERVICES := $(notdir $(patsubst %/,%,$(wildcard services/*/)))
 FUZZTIME ?= 2000x
 
 .DEFAULT_GOAL := help
