@@ -22,9 +22,9 @@ import (
 
 	"keycard/pkg/bamboohr"
 	"keycard/pkg/bamboohr/bamboohrtest"
+	"keycard/pkg/normalize"
 	"keycard/pkg/streams"
 	"keycard/scripts/benchkit"
-	"keycard/pkg/normalize"
 )
 
 func main() {

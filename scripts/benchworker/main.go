@@ -63,15 +63,15 @@ import (
 	"keycard/pkg/bamboohr/webhook"
 	"keycard/pkg/connector"
 	"keycard/pkg/event"
+	"keycard/pkg/ingest"
 	"keycard/pkg/ledger"
 	"keycard/pkg/logging"
+	"keycard/pkg/normalize"
 	"keycard/pkg/opshttp"
 	"keycard/pkg/ratelimit"
 	"keycard/pkg/streams"
 	"keycard/pkg/worker"
 	"keycard/scripts/benchkit"
-	"keycard/pkg/ingest"
-	"keycard/pkg/normalize"
 )
 
 // app is the benchmarked app's name; its durable is "worker-" + app.

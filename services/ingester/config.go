@@ -1,8 +1,8 @@
 package main
 
 import (
-	"keycard/pkg/service"
 	"keycard/pkg/ingest"
+	"keycard/pkg/service"
 )
 
 // config is the standalone ingester's environment (embedded structs keep

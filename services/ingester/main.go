@@ -10,8 +10,8 @@ import (
 
 	"github.com/kelseyhightower/envconfig"
 
-	"keycard/pkg/service"
 	"keycard/pkg/ingest"
+	"keycard/pkg/service"
 )
 
 func main() { service.Main("ingester", run) }

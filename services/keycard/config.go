@@ -4,9 +4,9 @@ import (
 	"fmt"
 	"time"
 
-	"keycard/pkg/service"
 	"keycard/pkg/ingest"
 	"keycard/pkg/normalize"
+	"keycard/pkg/service"
 	"keycard/pkg/workers"
 )
 

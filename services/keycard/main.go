@@ -19,11 +19,11 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/rs/zerolog"
 
+	"keycard/pkg/ingest"
 	"keycard/pkg/natsembed"
+	"keycard/pkg/normalize"
 	"keycard/pkg/policy"
 	"keycard/pkg/service"
-	"keycard/pkg/ingest"
-	"keycard/pkg/normalize"
 	"keycard/pkg/workers"
 )
 

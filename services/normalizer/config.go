@@ -1,8 +1,8 @@
 package main
 
 import (
-	"keycard/pkg/service"
 	"keycard/pkg/normalize"
+	"keycard/pkg/service"
 )
 
 // config is the standalone normalizer's environment (embedded structs keep

@@ -10,8 +10,8 @@ import (
 
 	"github.com/kelseyhightower/envconfig"
 
-	"keycard/pkg/service"
 	"keycard/pkg/normalize"
+	"keycard/pkg/service"
 )
 
 func main() { service.Main("normalizer", run) }
