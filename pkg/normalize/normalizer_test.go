@@ -312,6 +312,12 @@ func TestTransientAPIErrorsRetry(t *testing.T) {
 			h.fake.Put(person("80"))
 			tt.fault(h.fake)
 			h.deliverEvent(t, "employee.created", "80")
+			// A NAKed delivery waiting for its redelivery counts neither as
+			// pending nor as ack pending, so drain alone can return between
+			// two attempts: wait for the event first.
+			for deadline := time.Now().Add(15 * time.Second); len(h.events(t)) == 0 && time.Now().Before(deadline); {
+				time.Sleep(10 * time.Millisecond)
+			}
 			h.drain(t)
 			if got := kinds(h.events(t)); !reflect.DeepEqual(got, []string{"80:hired:1"}) {
 				t.Fatalf("events = %v, want exactly one hire", got)
