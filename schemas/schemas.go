@@ -62,9 +62,6 @@ func load(id string, doc []byte) *Schema {
 // JSON returns a copy of the schema document.
 func (s *Schema) JSON() []byte { return bytes.Clone(s.doc) }
 
-// Compiled returns the compiled schema.
-func (s *Schema) Compiled() (*jsonschema.Schema, error) { return s.compile() }
-
 // Validate checks that v, a document decoded by jsonschema.UnmarshalJSON
 // (numbers as json.Number), conforms. A violation is a
 // *jsonschema.ValidationError naming each failing location as a JSON

@@ -31,10 +31,14 @@ func Permanent(err error) error {
 }
 
 // IsPermanent reports whether err, or anything it wraps, is permanent: made
-// by [Permanent] or an error whose Permanent method says so.
+// by [Permanent] or an error whose Permanent method says so. One permanent
+// part makes a joined error permanent, whatever the parts before it say
+// (errors.As would stop at the first part with the method).
 func IsPermanent(err error) bool {
-	var p interface{ Permanent() bool }
-	return errors.As(err, &p) && p.Permanent()
+	return find(err, func(e error) bool {
+		p, ok := e.(interface{ Permanent() bool })
+		return ok && p.Permanent()
+	}) != nil
 }
 
 // RetryAfter marks err as transient with the delay the server asked for.
@@ -50,11 +54,14 @@ func RetryAfter(d time.Duration, err error) error {
 // RetryAfterHint returns the delay a transient error asked for: set by
 // [RetryAfter] or by an error's RetryHint method, positive only.
 func RetryAfterHint(err error) (time.Duration, bool) {
-	var r interface{ RetryHint() time.Duration }
-	if errors.As(err, &r) && r.RetryHint() > 0 {
-		return r.RetryHint(), true
+	e := find(err, func(e error) bool {
+		r, ok := e.(interface{ RetryHint() time.Duration })
+		return ok && r.RetryHint() > 0
+	})
+	if e == nil {
+		return 0, false
 	}
-	return 0, false
+	return e.(interface{ RetryHint() time.Duration }).RetryHint(), true
 }
 
 // Partial marks err as a step that did what it is for but left out
@@ -72,6 +79,30 @@ func Partial(err error) error {
 func IsPartial(err error) bool {
 	var p partialError
 	return errors.As(err, &p)
+}
+
+// find returns the first error in err's tree (err, then what it wraps,
+// depth first through joins) for which match is true, or nil.
+func find(err error, match func(error) bool) error {
+	for err != nil {
+		if match(err) {
+			return err
+		}
+		switch u := err.(type) {
+		case interface{ Unwrap() []error }:
+			for _, e := range u.Unwrap() {
+				if f := find(e, match); f != nil {
+					return f
+				}
+			}
+			return nil
+		case interface{ Unwrap() error }:
+			err = u.Unwrap()
+		default:
+			return nil
+		}
+	}
+	return nil
 }
 
 type permanentError struct{ err error }

@@ -38,6 +38,8 @@ func TestClasses(t *testing.T) {
 		{"typed 429 carries its hint", fmt.Errorf("get: %w", typed{status: 429, after: time.Minute}), false, false, time.Minute},
 		{"typed 429 marked permanent by the caller", Permanent(typed{status: 429}), true, false, 0},
 		{"joined with a permanent one", errors.Join(base, Permanent(base)), true, false, 0},
+		{"a transient typed error before a permanent one", errors.Join(typed{status: 503}, Permanent(base)), true, false, 0},
+		{"a hint behind a part without one", fmt.Errorf("x: %w", errors.Join(typed{status: 503}, RetryAfter(time.Second, base))), false, false, time.Second},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

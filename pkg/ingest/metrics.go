@@ -39,8 +39,6 @@ func newMetrics(reg prometheus.Registerer) *meters {
 		employees: metrics.Counter(reg, "keycard_ingester_employees_total", "Employee changes carried by newly stored deliveries (a batch counts each employee)."),
 		inFlight:  metrics.Gauge(reg, "keycard_ingester_requests_in_flight", "Webhook requests being handled now."),
 	}
-	for _, o := range outcomes {
-		m.requests.WithLabelValues(o) // show zero, not nothing
-	}
+	metrics.Zero(m.requests, outcomes)
 	return m
 }

@@ -8,6 +8,7 @@ package metrics
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -56,4 +57,23 @@ func Histogram(reg prometheus.Registerer, name, help string, buckets []float64) 
 // HistogramVec registers a histogram with labels.
 func HistogramVec(reg prometheus.Registerer, name, help string, buckets []float64, labels ...string) *prometheus.HistogramVec {
 	return register(reg, prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: checked(name), Help: help, Buckets: buckets}, labels))
+}
+
+// Zero creates the series of every combination of values, one list per
+// label, so a dashboard shows 0 rather than nothing before the first
+// event.
+func Zero(c *prometheus.CounterVec, values ...[]string) {
+	combos := [][]string{nil}
+	for _, vs := range values {
+		var next [][]string
+		for _, prefix := range combos {
+			for _, v := range vs {
+				next = append(next, append(slices.Clone(prefix), v))
+			}
+		}
+		combos = next
+	}
+	for _, lv := range combos {
+		c.WithLabelValues(lv...)
+	}
 }

@@ -37,3 +37,16 @@ func TestNameOutsideTheNamespacePanics(t *testing.T) {
 	}()
 	Gauge(prometheus.NewRegistry(), "worker_lag", "Lag.")
 }
+
+func TestZeroMakesEveryCombination(t *testing.T) {
+	t.Parallel()
+	reg := prometheus.NewRegistry()
+	c := CounterVec(reg, "keycard_test_zero_total", "Zero.", "source", "outcome")
+	Zero(c, []string{"inbox", "due"}, []string{"done", "retried", "dead_lettered"})
+	if n := testutil.CollectAndCount(c); n != 6 {
+		t.Fatalf("%d series, want 2×3", n)
+	}
+	if v := testutil.ToFloat64(c.WithLabelValues("due", "retried")); v != 0 {
+		t.Fatalf("a zeroed series is %v", v)
+	}
+}

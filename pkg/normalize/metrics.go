@@ -23,15 +23,12 @@ func newMetrics(reg prometheus.Registerer) *meters {
 		schedules: metrics.CounterVec(reg, "keycard_normalizer_schedules_total", "Effective-date schedules set or cancelled.", "op"),
 		duration:  metrics.Histogram(reg, "keycard_normalizer_message_duration_seconds", "Time to handle one message, including BambooHR API calls.", prometheus.ExponentialBuckets(0.001, 2, 14)), // 1ms … 8s
 	}
-	for _, s := range []string{"inbox", "due"} {
-		for _, o := range []string{"done", "retried", "dead_lettered"} {
-			m.messages.WithLabelValues(s, o)
-		}
+	metrics.Zero(m.messages, []string{"inbox", "due"}, []string{"done", "retried", "dead_lettered"})
+	kinds := make([]string, len(event.Kinds))
+	for i, k := range event.Kinds {
+		kinds[i] = string(k)
 	}
-	for _, k := range event.Kinds {
-		m.events.WithLabelValues(string(k))
-	}
-	m.schedules.WithLabelValues("set")
-	m.schedules.WithLabelValues("cancelled")
+	metrics.Zero(m.events, kinds)
+	metrics.Zero(m.schedules, []string{"set", "cancelled"})
 	return m
 }

@@ -15,7 +15,7 @@ type Clock struct {
 	mu      sync.Mutex
 	t       time.Time
 	running bool
-	since   time.Time // real time when t was read or set, for a running clock
+	since   time.Time // real time when t was set, for a running clock
 }
 
 // New returns a clock standing at t until it is Set or Advanced.

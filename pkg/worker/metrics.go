@@ -62,11 +62,11 @@ type appMetrics struct {
 }
 
 func (m *Metrics) forApp(app string) *appMetrics {
-	for _, k := range event.Kinds {
-		for _, o := range outcomes {
-			m.events.WithLabelValues(app, string(k), o)
-		}
+	kinds := make([]string, len(event.Kinds))
+	for i, k := range event.Kinds {
+		kinds[i] = string(k)
 	}
+	metrics.Zero(m.events, []string{app}, kinds, outcomes)
 	return &appMetrics{app: app, m: m, duration: m.duration.WithLabelValues(app), endToEnd: m.endToEnd.WithLabelValues(app),
 		held: m.held.WithLabelValues(app), limiterWait: m.limiterWait.WithLabelValues(app),
 		lag: m.lag.WithLabelValues(app), deadLetters: m.deadLetters.WithLabelValues(app), heldNow: m.heldNow.WithLabelValues(app),

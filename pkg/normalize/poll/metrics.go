@@ -56,17 +56,9 @@ func newMetrics(reg prometheus.Registerer) *meters {
 		sweepDirectory:   metrics.Gauge(reg, "keycard_sweep_directory_employees", "Active employees listed by the directory at the last sweep."),
 		guardTrips:       metrics.Counter(reg, "keycard_sweep_guard_trips_total", "Sweeps whose absentee rechecks were withheld because the directory was too small."),
 	}
-	for _, o := range []string{pollOK, pollConflict, pollAPIError, pollAPIPermanent, pollPublishError, pollStateError} {
-		m.polls.WithLabelValues(o) // show zero, not nothing
-	}
-	for _, o := range []string{sweepOK, sweepGuardTripped, sweepFailed} {
-		m.sweeps.WithLabelValues(o)
-	}
-	for _, k := range []string{KindPoll, KindSweep} {
-		for _, o := range []string{recheckStored, recheckDuplicate} {
-			m.rechecks.WithLabelValues(k, o)
-		}
-	}
+	metrics.Zero(m.polls, []string{pollOK, pollConflict, pollAPIError, pollAPIPermanent, pollPublishError, pollStateError})
+	metrics.Zero(m.sweeps, []string{sweepOK, sweepGuardTripped, sweepFailed})
+	metrics.Zero(m.rechecks, []string{KindPoll, KindSweep}, []string{recheckStored, recheckDuplicate})
 	return m
 }
 
