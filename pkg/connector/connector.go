@@ -25,6 +25,15 @@ type Person struct {
 	// it (it created or adopted the manager's account): apps that link a
 	// manager (SCIM's enterprise manager) want their own id, not HR's.
 	ManagerAccountID string
+	// OrgUnit and License are the policy's placement and licence for the
+	// person in this app (a grant's org_unit and license), set only for an
+	// app whose type applies them (registry.Assigner); "" leaves them as
+	// they are.
+	OrgUnit string
+	License string
+	// Custom holds the HR custom fields (BambooHR aliases), for a
+	// connector whose identity lives in one (a GitHub login).
+	Custom map[string]string
 }
 
 // Kind is a kind of membership.
@@ -95,10 +104,19 @@ type Counter interface {
 	Count(ctx context.Context) (int, error)
 }
 
-// Attributes are the account attributes Keycard keeps in line with HR.
+// Attributes are the account attributes Keycard keeps in line with HR and
+// the policy. The policy's org_unit and license appear only when set: a
+// connector reports them in Account.Attributes only if it applies them.
 func (p Person) Attributes() map[string]string {
-	return map[string]string{
+	attrs := map[string]string{
 		"email": p.Email, "user_name": p.UserName, "given_name": p.GivenName, "family_name": p.FamilyName,
 		"display_name": p.DisplayName, "title": p.Title, "department": p.Department, "manager_id": p.ManagerID,
 	}
+	if p.OrgUnit != "" {
+		attrs["org_unit"] = p.OrgUnit
+	}
+	if p.License != "" {
+		attrs["license"] = p.License
+	}
+	return attrs
 }

@@ -18,6 +18,10 @@ type Want struct {
 	// grant of the policy mentions). Others, added by hand, are left alone
 	// while the person is active; a leaver loses every membership.
 	Managed map[Kind][]string
+	// OrgUnit and License are the policy's, for an app whose type applies
+	// them (see Person); "" otherwise.
+	OrgUnit string
+	License string
 }
 
 // Op is one step of a plan.

@@ -16,7 +16,7 @@ const noConnector = "no connector yet: runs dry-run in memory"
 func Registry() *registry.Registry {
 	return registry.New(
 		scim.Factory{},
-		registry.Simulated{Name: "google", Keys: []string{"domain", "admin_email"}, Why: noConnector},
+		registry.Simulated{Name: "google", Keys: []string{"domain", "admin_email"}, GrantKeys: []string{registry.GrantOrgUnit, registry.GrantLicense}, Why: noConnector},
 		registry.Simulated{Name: "github", Keys: []string{"org"}, Why: noConnector},
 		registry.Simulated{Name: "gitlab", Keys: []string{"org"}, Why: noConnector},
 		registry.Simulated{Name: "discord", Why: noConnector},

@@ -140,6 +140,9 @@ type Grant struct {
 	Channels []string `yaml:"channels,omitempty"`
 	Roles    []string `yaml:"roles,omitempty"`
 	License  string   `yaml:"license,omitempty"`
+	// OrgUnit places the person (a Google Workspace org unit path such as
+	// /Engineering); only for an app whose type applies it.
+	OrgUnit string `yaml:"org_unit,omitempty"`
 }
 
 // compiledRule is a rule's condition, ready to evaluate.

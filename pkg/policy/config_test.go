@@ -200,6 +200,10 @@ func TestParseInvalid(t *testing.T) {
 			":4:15: apps[0].base_url: must use https (http only for localhost)",
 			":10:15: apps[2].base_url: must not carry credentials",
 		},
+		"org_unit.yaml": {
+			`:8:23: policy.birthright.slack.org_unit: app "slack" is of type scim, which has no org units`,
+			`:13:28: policy.rules[0].grant.google.org_unit: 'Engineering' does not match pattern '^/'`,
+		},
 		"apply_without_credentials.yaml": {":4:11: apps[0].mode: mode apply needs token_env or credentials_env"},
 		"duplicate_rule_name.yaml": {
 			`:9:13: policy.rules[1].name: duplicate rule name "eng" (rules[0])`,

@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
 
@@ -38,6 +39,8 @@ type Desired struct {
 	// License is set by the last grant that names one (birthright first,
 	// then rules in file order); "" for none.
 	License string `json:"license,omitempty"`
+	// OrgUnit is set like License.
+	OrgUnit string `json:"org_unit,omitempty"`
 	// Matched names what contributed, in order: "birthright" and rule
 	// names. It is the "why" of audit records.
 	Matched []string `json:"matched,omitempty"`
@@ -80,9 +83,8 @@ func (c *Config) Evaluate(e event.Employee, today string) Result {
 			d.Teams = append(d.Teams, g.Teams...)
 			d.Channels = append(d.Channels, g.Channels...)
 			d.Roles = append(d.Roles, g.Roles...)
-			if g.License != "" {
-				d.License = g.License
-			}
+			d.License = cmp.Or(g.License, d.License)
+			d.OrgUnit = cmp.Or(g.OrgUnit, d.OrgUnit)
 			d.Matched = append(d.Matched, source)
 		}
 	}

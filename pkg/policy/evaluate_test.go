@@ -76,7 +76,7 @@ func TestEvaluate(t *testing.T) {
 	engineerWant := desired(
 		Desired{App: "slack", Groups: []string{"eng", "everyone"}, Channels: []string{"eng-announce", "internal"},
 			Matched: []string{"birthright", "engineering", "employees-only"}},
-		Desired{App: "google", Groups: []string{"all-staff@example.com", "employees@example.com", "eng@example.com"},
+		Desired{App: "google", Groups: []string{"all-staff@example.com", "employees@example.com", "eng@example.com"}, OrgUnit: "/Engineering",
 			Matched: []string{"birthright", "engineering", "employees-only"}},
 		Desired{App: "github", Teams: []string{"engineering"}, Matched: []string{"engineering"}},
 		everyoneZoom,
@@ -101,7 +101,7 @@ func TestEvaluate(t *testing.T) {
 			want: desired(
 				Desired{App: "slack", Groups: []string{"contractors", "eng", "everyone"}, Channels: []string{"eng-announce"},
 					Matched: []string{"birthright", "engineering", "contractors"}},
-				Desired{App: "google", Groups: []string{"all-staff@example.com", "eng@example.com"},
+				Desired{App: "google", Groups: []string{"all-staff@example.com", "eng@example.com"}, OrgUnit: "/Engineering",
 					Matched: []string{"birthright", "engineering"}},
 				Desired{App: "github", Teams: []string{"engineering"}, Matched: []string{"engineering"}},
 				everyoneZoom,

@@ -162,17 +162,24 @@ func leafErrors(err error) []error {
 }
 
 func (v *validator) checkPolicy() {
-	apps := map[string]bool{}
+	apps := map[string]App{}
 	for _, a := range v.cfg.Apps {
-		apps[a.Name] = true
+		apps[a.Name] = a
 	}
 	checkGrants := func(base []string, grants map[string]Grant) {
 		if !v.ok("apps") {
 			return // apps itself is malformed: every app would look undefined
 		}
-		for app := range grants {
-			if p := appendPath(base, app); !apps[app] && v.ok(p...) {
-				v.keyErrorf(p, "app %q is not defined in apps", app)
+		for name, g := range grants {
+			p := appendPath(base, name)
+			a, defined := apps[name]
+			if !defined && v.ok(p...) {
+				v.keyErrorf(p, "app %q is not defined in apps", name)
+			}
+			if f, known := v.types.Lookup(a.Type); known && g.OrgUnit != "" && !registry.Assigns(f, registry.GrantOrgUnit) {
+				if p := append(p, registry.GrantOrgUnit); v.ok(p...) {
+					v.errorf(p, "app %q is of type %s, which has no org units", name, a.Type)
+				}
 			}
 		}
 	}

@@ -209,6 +209,7 @@ func (w *Worker) converge(ctx context.Context, d *Delivery) (string, error) {
 		d.Log.Warn().Str("rule", warn).Msg("policy rule failed to evaluate; treated as false")
 	}
 	p := person(e, w.accountID(ctx, e.ID))
+	p.OrgUnit, p.License = want.OrgUnit, want.License
 	if e.ManagerID != "" && w.linksManagers {
 		p.ManagerAccountID = w.accountID(ctx, e.ManagerID)
 	}
@@ -301,7 +302,7 @@ func person(e event.Employee, accountID string) connector.Person {
 	return connector.Person{
 		EmployeeID: e.ID, AccountID: accountID, Email: e.WorkEmail, UserName: e.WorkEmail,
 		GivenName: given, FamilyName: e.LastName, DisplayName: display, Title: e.JobTitle,
-		Department: e.Department, ManagerID: e.ManagerID,
+		Department: e.Department, ManagerID: e.ManagerID, Custom: e.Custom,
 	}
 }
 

@@ -143,7 +143,7 @@ func Serve(ctx context.Context, js jetstream.JetStream, cfg *policy.Config, s Se
 			pace = nil // nothing outside is written, so there is no vendor limit to respect
 		}
 		w, err := worker.New(ctx, js, worker.Config{
-			App: a.Name, DryRun: dryRun, Connector: conn, Evaluate: evaluator(cfg, a.Name),
+			App: a.Name, DryRun: dryRun, Connector: conn, Evaluate: evaluator(cfg, a.Name, f),
 			Ledger: led, Versions: vers, Limiter: pace,
 			Guard:       worker.GuardLimits{MaxDeactivations: a.Guard.MaxDeactivations, MaxShare: a.Guard.MaxShare, Window: a.Guard.Window},
 			Concurrency: s.WorkerConcurrency, MaxDeliver: s.WorkerMaxDeliver,
@@ -204,8 +204,9 @@ func connectorFor(ctx context.Context, f registry.Factory, a policy.App, getenv 
 }
 
 // evaluator adapts the policy to the worker for one app.
-func evaluator(cfg *policy.Config, app string) worker.Evaluate {
+func evaluator(cfg *policy.Config, app string, f registry.Factory) worker.Evaluate {
 	managed := managedMemberships(cfg, app)
+	orgUnits, licenses := registry.Assigns(f, registry.GrantOrgUnit), registry.Assigns(f, registry.GrantLicense)
 	zones := &event.Zones{}
 	return func(e event.Employee) (connector.Want, []string, []string) {
 		res := cfg.Evaluate(e, zones.Today(e, time.Now()))
@@ -213,6 +214,12 @@ func evaluator(cfg *policy.Config, app string) worker.Evaluate {
 		want := connector.Want{Account: d.Account, Managed: managed, Memberships: map[connector.Kind][]string{
 			connector.Group: d.Groups, connector.Team: d.Teams, connector.Channel: d.Channels, connector.Role: d.Roles,
 		}}
+		if orgUnits {
+			want.OrgUnit = d.OrgUnit
+		}
+		if licenses {
+			want.License = d.License
+		}
 		return want, d.Matched, d.Warnings
 	}
 }

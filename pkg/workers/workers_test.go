@@ -421,3 +421,33 @@ func TestGenericProfileSendsDeclaredAttributes(t *testing.T) {
 		t.Fatalf("not converged: %+v, %v", cur, err)
 	}
 }
+
+// An org unit and a licence reach only the connectors that apply them: a
+// SCIM app given a licence would otherwise see it missing and update on
+// every event.
+func TestEvaluatorAssignsOnlyWhereTheTypeDoes(t *testing.T) {
+	cfg, err := policy.Parse("", []byte(`
+apps:
+  - {name: google, type: google}
+  - {name: zoom, type: scim}
+policy:
+  birthright:
+    google: {org_unit: /Staff, license: Google-Apps/1010020027}
+    zoom: {license: pro}
+`), connectors.Registry())
+	if err != nil {
+		t.Fatal(err)
+	}
+	types := connectors.Registry()
+	for _, tc := range []struct{ app, orgUnit, license string }{
+		{"google", "/Staff", "Google-Apps/1010020027"},
+		{"zoom", "", ""},
+	} {
+		a, _ := cfg.App(tc.app)
+		f, _ := types.Lookup(a.Type)
+		want, _, _ := evaluator(cfg, tc.app, f)(event.Employee{ID: "1", Status: event.StatusActive, HireDate: "2020-01-01"})
+		if !want.Account || want.OrgUnit != tc.orgUnit || want.License != tc.license {
+			t.Errorf("%s: want = %+v, want org unit %q and licence %q", tc.app, want, tc.orgUnit, tc.license)
+		}
+	}
+}

@@ -111,6 +111,27 @@ type Factory interface {
 	Probe(ctx context.Context, app App, credential string, timeout time.Duration) Probe
 }
 
+// The single-valued grant keys a connector may apply to an account.
+const (
+	GrantOrgUnit = "org_unit" // where the account lives (a Google org unit)
+	GrantLicense = "license"  // the licence or seat it holds
+)
+
+// Assigner is a factory whose connector applies some of the single-valued
+// grant keys (GrantOrgUnit, GrantLicense), given as Person.OrgUnit and
+// Person.License. A type that is not one is not told them: a licence
+// granted there is only recorded (the seat-cost report reads it), and an
+// org unit is a config error.
+type Assigner interface {
+	Assigns() []string
+}
+
+// Assigns reports whether f's connector applies the grant key.
+func Assigns(f Factory, key string) bool {
+	a, ok := f.(Assigner)
+	return ok && slices.Contains(a.Assigns(), key)
+}
+
 // ErrNoConnector is New's answer for a type Keycard has no connector for
 // yet: the worker simulates the app in memory and runs it dry.
 var ErrNoConnector = errors.New("no connector for this type yet")
@@ -160,12 +181,16 @@ func (r *Registry) Types() []string {
 type Simulated struct {
 	Name string
 	Keys []string
+	// GrantKeys are the grant keys the app will assign (Assigner), so the
+	// simulation plans them as the connector would.
+	GrantKeys []string
 	// Why is provctl's explanation of the simulation.
 	Why string
 }
 
 func (s Simulated) Type() string       { return s.Name }
 func (s Simulated) Settings() []string { return s.Keys }
+func (s Simulated) Assigns() []string  { return s.GrantKeys }
 func (Simulated) Validate(App) error   { return nil }
 func (Simulated) Pace(App) ratelimit.Limit {
 	return ratelimit.Limit{PerMinute: DefaultWritesPerMinute, Burst: DefaultBurst}
