@@ -25,7 +25,7 @@ var moveFields = map[string]bool{
 
 // classify decides which event, if any, the change from prev to next is.
 // prev is nil the first time a person is seen.
-func classify(prev *record, next event.Employee, st event.State) (event.Kind, bool) {
+func classify(prev *Snapshot, next event.Employee, st event.State) (event.Kind, bool) {
 	if prev == nil {
 		switch st {
 		case active:

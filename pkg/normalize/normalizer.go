@@ -137,8 +137,11 @@ func New(ctx context.Context, js jetstream.JetStream, api Fetcher, o Options, lo
 	}, nil
 }
 
-// record is the KV value: the last snapshot and what was derived from it.
-type record struct {
+// Snapshot is the KV value: a person's last snapshot and what was derived
+// from it. Sequence is the sequence of the last event published for them,
+// so a re-evaluation of the snapshot passes the worker's stale check and a
+// newer HR event still wins over it.
+type Snapshot struct {
 	Sequence       uint64         `json:"sequence"` // of the last event published
 	Employee       event.Employee `json:"employee"`
 	State          event.State    `json:"state"`
@@ -199,7 +202,7 @@ func (n *Normalizer) converge(ctx context.Context, key, id string, fetched *even
 	loc := n.mapping.zone(next.TimeZone)
 	now := n.opts.Now()
 	st := next.StateOn(now.In(loc).Format(time.DateOnly))
-	rec := record{Employee: next, State: st, EverTerminated: st == terminated}
+	rec := Snapshot{Employee: next, State: st, EverTerminated: st == terminated}
 	if prev != nil {
 		rec.Sequence, rec.ScheduleAt = prev.Sequence, prev.ScheduleAt
 		rec.EverTerminated = rec.EverTerminated || prev.EverTerminated
@@ -249,7 +252,7 @@ func (n *Normalizer) converge(ctx context.Context, key, id string, fetched *even
 
 // gone is the snapshot of a person BambooHR no longer has: the last one
 // known, now inactive, or a bare id if they were never seen.
-func gone(prev *record, id string) event.Employee {
+func gone(prev *Snapshot, id string) event.Employee {
 	e := event.Employee{ID: id}
 	if prev != nil {
 		e = prev.Employee
@@ -258,7 +261,7 @@ func gone(prev *record, id string) event.Employee {
 	return e
 }
 
-func prevEmployee(prev *record) event.Employee {
+func prevEmployee(prev *Snapshot) event.Employee {
 	if prev == nil {
 		return event.Employee{}
 	}
@@ -272,13 +275,13 @@ func orNow(t, now time.Time) time.Time {
 	return t
 }
 
-func (r record) equal(o record) bool {
+func (r Snapshot) equal(o Snapshot) bool {
 	return r.Sequence == o.Sequence && r.State == o.State && r.EverTerminated == o.EverTerminated &&
 		r.ScheduleAt.Equal(o.ScheduleAt) && len(event.Diff(r.Employee, o.Employee)) == 0
 }
 
 // load returns the stored record and its revision (nil, 0 if none).
-func (n *Normalizer) load(ctx context.Context, key string) (*record, uint64, error) {
+func (n *Normalizer) load(ctx context.Context, key string) (*Snapshot, uint64, error) {
 	entry, err := n.kv.Get(ctx, key)
 	if errors.Is(err, jetstream.ErrKeyNotFound) {
 		return nil, 0, nil
@@ -286,7 +289,7 @@ func (n *Normalizer) load(ctx context.Context, key string) (*record, uint64, err
 	if err != nil {
 		return nil, 0, fmt.Errorf("load snapshot %s: %w", key, err)
 	}
-	var r record
+	var r Snapshot
 	if err := json.Unmarshal(entry.Value(), &r); err != nil {
 		return nil, 0, fmt.Errorf("decode snapshot %s: %w", key, err)
 	}
@@ -294,7 +297,7 @@ func (n *Normalizer) load(ctx context.Context, key string) (*record, uint64, err
 }
 
 // store writes rec if the key is still at revision rev.
-func (n *Normalizer) store(ctx context.Context, key string, rec record, rev uint64) error {
+func (n *Normalizer) store(ctx context.Context, key string, rec Snapshot, rev uint64) error {
 	data, err := json.Marshal(rec)
 	if err != nil {
 		return err
@@ -337,14 +340,14 @@ func (n *Normalizer) publish(ctx context.Context, ev event.Event, traceparent st
 }
 
 // adopt rebuilds the record from the event already stored at seq.
-func (n *Normalizer) adopt(ctx context.Context, seq uint64, rec record, now time.Time) (record, error) {
+func (n *Normalizer) adopt(ctx context.Context, seq uint64, rec Snapshot, now time.Time) (Snapshot, error) {
 	raw, err := n.events.GetMsg(ctx, seq)
 	if err != nil {
-		return record{}, fmt.Errorf("read back %s sequence %d: %w", streams.Events, seq, err)
+		return Snapshot{}, fmt.Errorf("read back %s sequence %d: %w", streams.Events, seq, err)
 	}
 	var ev event.Event
 	if err := json.Unmarshal(raw.Data, &ev); err != nil {
-		return record{}, fmt.Errorf("decode %s sequence %d: %w", streams.Events, seq, err)
+		return Snapshot{}, fmt.Errorf("decode %s sequence %d: %w", streams.Events, seq, err)
 	}
 	rec.Sequence, rec.Employee = ev.Sequence, ev.Employee
 	rec.State = ev.Employee.StateOn(now.In(n.mapping.zone(ev.Employee.TimeZone)).Format(time.DateOnly))

@@ -38,7 +38,7 @@ type due struct {
 
 // nextEffective is the next date on which r's state will change by itself,
 // at the configured local time, and why; zero if none.
-func (n *Normalizer) nextEffective(r record, loc *time.Location, now time.Time) (time.Time, string, error) {
+func (n *Normalizer) nextEffective(r Snapshot, loc *time.Location, now time.Time) (time.Time, string, error) {
 	today := now.In(loc).Format(time.DateOnly)
 	type candidate struct{ date, clock, reason string }
 	var cands []candidate
@@ -70,7 +70,7 @@ func (n *Normalizer) nextEffective(r record, loc *time.Location, now time.Time) 
 // reschedule makes HR_SCHED hold exactly the next effective-date re-check
 // for r: a new or moved date replaces the schedule, a rescinded one
 // cancels it. It returns the schedule now in force.
-func (n *Normalizer) reschedule(ctx context.Context, key, id string, r record, loc *time.Location, now time.Time) (time.Time, error) {
+func (n *Normalizer) reschedule(ctx context.Context, key, id string, r Snapshot, loc *time.Location, now time.Time) (time.Time, error) {
 	when, reason, err := n.nextEffective(r, loc, now)
 	if err != nil {
 		return r.ScheduleAt, err

@@ -1,6 +1,9 @@
 package policy
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"os"
 	"time"
@@ -62,6 +65,8 @@ type App struct {
 	RateLimit RateLimit `yaml:"rate_limit"`
 	// Guard holds mass deactivations for an operator.
 	Guard Guard `yaml:"guard"`
+	// Reconcile is the scheduled comparison with what the app holds.
+	Reconcile Reconcile `yaml:"reconcile"`
 	// Settings are the keys of the app's type (a SCIM app's profile and
 	// base_url), for its connector: the file writes them beside the
 	// common keys, and the type's factory says which it takes and checks
@@ -112,6 +117,24 @@ type Guard struct {
 	MaxShare         float64       `yaml:"max_share"`
 	Window           time.Duration `yaml:"window"`
 }
+
+// Reconcile is an app's scheduled reconcile (pkg/reconcile): every Every
+// (default DefaultReconcileEvery; 0 turns it off) one replica lists the
+// app's accounts and reports the drift; with Fix it also converges it,
+// through the worker like an HR event. Orphans (accounts matched to
+// nobody in HR) are deactivated only when Orphans is OrphansDeactivate.
+type Reconcile struct {
+	Every   time.Duration `yaml:"every"`
+	Fix     bool          `yaml:"fix"`
+	Orphans string        `yaml:"orphans"`
+}
+
+// Reconcile defaults and the values of Reconcile.Orphans.
+const (
+	DefaultReconcileEvery = 24 * time.Hour
+	OrphansReport         = "report"
+	OrphansDeactivate     = "deactivate"
+)
 
 // Policy says who gets what.
 type Policy struct {
@@ -194,4 +217,31 @@ func (c *Config) App(name string) (App, bool) {
 		}
 	}
 	return App{}, false
+}
+
+// Fingerprint identifies what the policy grants in app: its birthright
+// grant and every rule that grants there (name, condition and grant, in
+// file order, which decides a licence or org unit). A change anywhere
+// else in the file (another app's rules, a rate limit) leaves it as it
+// is, so only the apps a change reaches re-evaluate everyone.
+func (c *Config) Fingerprint(app string) string {
+	type ruleGrant struct {
+		Name, When string
+		Grant      Grant
+	}
+	var parts struct {
+		Birthright *Grant
+		Rules      []ruleGrant
+	}
+	if g, ok := c.Policy.Birthright[app]; ok {
+		parts.Birthright = &g
+	}
+	for _, r := range c.Policy.Rules {
+		if g, ok := r.Grant[app]; ok {
+			parts.Rules = append(parts.Rules, ruleGrant{r.Name, r.When, g})
+		}
+	}
+	data, _ := json.Marshal(parts)
+	sum := sha256.Sum256(data)
+	return hex.EncodeToString(sum[:8])
 }

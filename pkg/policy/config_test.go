@@ -74,6 +74,7 @@ func TestParseDefaults(t *testing.T) {
 		Mode:      ModeApply,
 		RateLimit: RateLimit{WritesPerMinute: registry.DefaultWritesPerMinute, Burst: registry.DefaultBurst, MaxWritesPerMinute: registry.DefaultWritesPerMinute},
 		Guard:     Guard{MaxDeactivations: DefaultMaxDeactivations, MaxShare: DefaultMaxShare, Window: DefaultWindow},
+		Reconcile: Reconcile{Every: DefaultReconcileEvery, Orphans: OrphansReport},
 	}
 	tests := []struct {
 		app  string
@@ -100,6 +101,7 @@ func TestParseDefaults(t *testing.T) {
 			// up to 10 × the start.
 			a.RateLimit = RateLimit{WritesPerMinute: 30, Burst: 5, Adaptive: true, MaxWritesPerMinute: 300}
 			a.Guard = Guard{MaxDeactivations: 0, MaxShare: 0, Window: time.Hour}
+			a.Reconcile = Reconcile{Every: 0, Fix: true, Orphans: OrphansDeactivate}
 		}},
 		{"pipedrive", func(a *App) { // no credential: dry-run
 			a.Type, a.Mode = "pipedrive", ModeDryRun
@@ -203,6 +205,11 @@ func TestParseInvalid(t *testing.T) {
 		"org_unit.yaml": {
 			`:8:23: policy.birthright.slack.org_unit: app "slack" is of type scim, which has no org units`,
 			`:13:28: policy.rules[0].grant.google.org_unit: 'Engineering' does not match pattern '^/'`,
+		},
+		"reconcile.yaml": {
+			`:4:24: apps[0].reconcile.every: "-1h": want a duration such as 30s, 10m or 1h30m`,
+			":4:38: apps[0].reconcile.orphans: value must be one of 'report', 'deactivate'",
+			":7:17: apps[1].reconcile.fixes: unknown key",
 		},
 		"apply_without_credentials.yaml": {":4:11: apps[0].mode: mode apply needs token_env or credentials_env"},
 		"duplicate_rule_name.yaml": {

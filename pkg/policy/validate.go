@@ -248,6 +248,12 @@ func (v *validator) applyDefaults() {
 		if !has("guard", "window") {
 			a.Guard.Window = DefaultWindow
 		}
+		if !has("reconcile", "every") {
+			a.Reconcile.Every = DefaultReconcileEvery
+		}
+		if a.Reconcile.Orphans == "" {
+			a.Reconcile.Orphans = OrphansReport
+		}
 	}
 }
 

@@ -75,18 +75,18 @@ func (w *Worker) handle(ctx context.Context, d *Delivery) (err error) {
 	// app and finish in the wrong order. The stale check below then orders
 	// them.
 	pkey := w.cfg.App + ":person:" + keyOrUnknown(d.Event.Employee.ID)
-	person, err := w.cfg.Ledger.Claim(ctx, pkey, w.cfg.Lease, w.cfg.Holder)
+	personLease, err := w.cfg.Ledger.Claim(ctx, pkey, w.cfg.Lease, w.cfg.Holder)
 	if err != nil {
 		return fmt.Errorf("ledger: %w", err)
 	}
-	if !person.Acquired() {
+	if !personLease.Acquired() {
 		return fault.RetryAfter(personBusyRetry, errPersonBusy)
 	}
-	if claim.TookOver || person.TookOver {
-		d.Log.Info().Bool("event_lease", claim.TookOver).Bool("person_lease", person.TookOver).
+	if claim.TookOver || personLease.TookOver {
+		d.Log.Info().Bool("event_lease", claim.TookOver).Bool("person_lease", personLease.TookOver).
 			Msg("took over a lease left by this instance's previous run")
 	}
-	ptoken := person.Token
+	ptoken := personLease.Token
 	hb := w.heartbeat(ctx, d, []heldLease{{pkey, &ptoken}, {key, &d.token}})
 	defer func() { _ = w.cfg.Ledger.Release(ctx, pkey, ptoken) }()
 	defer hb.stop() // before the releases: they need the last tokens
@@ -208,7 +208,7 @@ func (w *Worker) converge(ctx context.Context, d *Delivery) (string, error) {
 	for _, warn := range warnings {
 		d.Log.Warn().Str("rule", warn).Msg("policy rule failed to evaluate; treated as false")
 	}
-	p := person(e, w.accountID(ctx, e.ID))
+	p := Person(e, w.accountID(ctx, e.ID))
 	p.OrgUnit, p.License = want.OrgUnit, want.License
 	if e.ManagerID != "" && w.linksManagers {
 		p.ManagerAccountID = w.accountID(ctx, e.ManagerID)
@@ -289,8 +289,9 @@ func (w *Worker) converge(ctx context.Context, d *Delivery) (string, error) {
 	return outcome, nil
 }
 
-// person maps the snapshot to what an app is told.
-func person(e event.Employee, accountID string) connector.Person {
+// Person maps the snapshot to what an app is told; reconcile plans with
+// the same mapping.
+func Person(e event.Employee, accountID string) connector.Person {
 	given := e.FirstName
 	if e.PreferredName != "" {
 		given = e.PreferredName
@@ -306,9 +307,17 @@ func person(e event.Employee, accountID string) connector.Person {
 	}
 }
 
-func (w *Worker) accountKey(employeeID string) string {
-	return w.cfg.App + "." + event.EmployeeKey(employeeID)
+// AccountsBucket holds each person's account id in each app, under
+// AccountKey: re-hires find the account an app hides from searches, and
+// reconcile tells Keycard's accounts from the rest.
+const AccountsBucket = "accounts"
+
+// AccountKey is the AccountsBucket key of a person's account in app.
+func AccountKey(app, employeeID string) string {
+	return app + "." + event.EmployeeKey(employeeID)
 }
+
+func (w *Worker) accountKey(employeeID string) string { return AccountKey(w.cfg.App, employeeID) }
 
 // accountID is the app's id for the person from an earlier sync, if any.
 func (w *Worker) accountID(ctx context.Context, employeeID string) string {
@@ -402,8 +411,11 @@ type Record struct {
 	Error      string             `json:"error,omitempty"`
 	// Warning is what the app refused of an applied change (an attribute
 	// it does not take): the access change stands without it.
-	Warning    string    `json:"warning,omitempty"`
-	Replay     bool      `json:"replay,omitempty"`
+	Warning string `json:"warning,omitempty"`
+	Replay  bool   `json:"replay,omitempty"`
+	// Reason is why a replay ran when no operator asked: "reconcile" (a
+	// drift fix) or "policy" (a policy change reaching everyone).
+	Reason     string    `json:"reason,omitempty"`
 	OccurredAt time.Time `json:"occurred_at"`
 	At         time.Time `json:"at"`
 }
@@ -417,7 +429,7 @@ func (w *Worker) audit(ctx context.Context, d *Delivery, outcome string, cause e
 	}
 	rec := Record{App: w.cfg.App, EventID: d.Event.ID, EmployeeID: d.Event.Employee.ID, Kind: d.Event.Kind,
 		Sequence: d.Event.Sequence, Mode: mode, Outcome: outcome, Actions: d.plan, Matched: matched,
-		Replay: d.Replay, OccurredAt: d.Event.OccurredAt, At: w.cfg.Now().UTC()}
+		Replay: d.Replay, Reason: d.Reason, OccurredAt: d.Event.OccurredAt, At: w.cfg.Now().UTC()}
 	if cause != nil {
 		rec.Error = cause.Error()
 	}

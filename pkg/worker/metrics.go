@@ -20,6 +20,7 @@ type Metrics struct {
 	held        *prometheus.CounterVec
 	limiterWait *prometheus.HistogramVec
 	lag         *prometheus.GaugeVec
+	replay      *prometheus.GaugeVec
 	deadLetters *prometheus.GaugeVec
 	heldNow     *prometheus.GaugeVec
 	leasesLost  *prometheus.CounterVec
@@ -39,6 +40,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		limiterWait: metrics.HistogramVec(reg, "keycard_worker_rate_limit_wait_seconds", "Time a write waited for the app's pacer.", prometheus.ExponentialBuckets(0.001, 4, 10), "app"), // 1ms … 4m
 	}
 	m.lag = metrics.GaugeVec(reg, "keycard_worker_consumer_lag_events", "Events in HR_EVENTS the app's worker has not received yet.", "app")
+	m.replay = metrics.GaugeVec(reg, "keycard_worker_replay_pending", "Replays the app's worker has not finished (operator replays, reconcile fixes, a policy change's re-evaluation of everyone): the progress of a policy change.", "app")
 	m.deadLetters = metrics.GaugeVec(reg, "keycard_dlq_messages", "Dead letters waiting in HR_DLQ for the app (replay or purge them with provctl).", "app")
 	m.heldNow = metrics.GaugeVec(reg, "keycard_worker_held_pending", "Deactivations held by the blast-radius guard and not yet released or rejected.", "app")
 	m.leasesLost = metrics.CounterVec(reg, "keycard_worker_leases_lost_total", "Applies stopped because a ledger lease could not be renewed (lost, or the store unreachable for 2/3 of a lease).", "app")
@@ -56,6 +58,7 @@ type appMetrics struct {
 	held        prometheus.Counter
 	limiterWait prometheus.Observer
 	lag         prometheus.Gauge
+	replay      prometheus.Gauge
 	deadLetters prometheus.Gauge
 	heldNow     prometheus.Gauge
 	leasesLost  prometheus.Counter
@@ -69,7 +72,7 @@ func (m *Metrics) forApp(app string) *appMetrics {
 	metrics.Zero(m.events, []string{app}, kinds, outcomes)
 	return &appMetrics{app: app, m: m, duration: m.duration.WithLabelValues(app), endToEnd: m.endToEnd.WithLabelValues(app),
 		held: m.held.WithLabelValues(app), limiterWait: m.limiterWait.WithLabelValues(app),
-		lag: m.lag.WithLabelValues(app), deadLetters: m.deadLetters.WithLabelValues(app), heldNow: m.heldNow.WithLabelValues(app),
+		lag: m.lag.WithLabelValues(app), replay: m.replay.WithLabelValues(app), deadLetters: m.deadLetters.WithLabelValues(app), heldNow: m.heldNow.WithLabelValues(app),
 		leasesLost: m.leasesLost.WithLabelValues(app)}
 }
 

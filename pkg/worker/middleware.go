@@ -19,12 +19,17 @@ import (
 // Header set on a replay of a released held action: the guard let it go.
 const HeaderGuardBypass = "Keycard-Guard-Bypass"
 
+// HeaderReason names why a replay was asked for when it is not an
+// operator's ("reconcile", "policy"); the audit record keeps it.
+const HeaderReason = "Keycard-Reason"
+
 // Delivery is one event on its way through the middleware.
 type Delivery struct {
 	*consume.Delivery // outcome: applied, noop, duplicate, stale, held, dead_lettered
 	Event             event.Event
-	Replay            bool // from HR_REPLAY: an operator asked for it again
-	Bypass            bool // a held action an operator released
+	Replay            bool   // from HR_REPLAY: an operator asked for it again
+	Bypass            bool   // a held action an operator released
+	Reason            string // HeaderReason of a replay
 
 	undecodable error  // the body is not a canonical event
 	token       string // our ledger lease, while held
@@ -57,6 +62,9 @@ const maxHandle = time.Minute
 func (w *Worker) decode(b *consume.Delivery) *Delivery {
 	d := &Delivery{Delivery: b, Replay: b.Meta.Stream == streams.Replay}
 	d.Bypass = d.Replay && b.Msg.Headers().Get(HeaderGuardBypass) == "true"
+	if d.Replay {
+		d.Reason = b.Msg.Headers().Get(HeaderReason)
+	}
 	if err := json.Unmarshal(b.Msg.Data(), &d.Event); err != nil || d.Event.ID == "" {
 		d.undecodable = fault.Permanent(fmt.Errorf("not a canonical event: %v", err))
 		d.Event.ID = "undecodable"

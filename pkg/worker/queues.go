@@ -30,18 +30,24 @@ func (w *Worker) observeQueues(ctx context.Context) {
 func (w *Worker) refreshQueues(ctx context.Context) {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	var lag uint64
+	var lag, replay uint64
 	for _, c := range w.consumers() {
-		if c.stream != streams.Events {
+		cons, err := w.js.Consumer(ctx, c.stream, c.cfg.Durable)
+		if err != nil {
 			continue
 		}
-		if cons, err := w.js.Consumer(ctx, c.stream, c.cfg.Durable); err == nil {
-			if info, err := cons.Info(ctx); err == nil {
-				lag += info.NumPending
-			}
+		info, err := cons.Info(ctx)
+		if err != nil {
+			continue
+		}
+		if c.stream == streams.Events {
+			lag += info.NumPending
+		} else {
+			replay += info.NumPending + uint64(info.NumAckPending)
 		}
 	}
 	w.metrics.lag.Set(float64(lag))
+	w.metrics.replay.Set(float64(replay))
 	w.metrics.deadLetters.Set(float64(w.count(ctx, streams.DLQ, "dlq."+w.cfg.App+".>")))
 	w.metrics.heldNow.Set(float64(w.count(ctx, streams.Held, streams.HeldSubject(w.cfg.App, ">"))))
 }

@@ -123,7 +123,7 @@ func New(ctx context.Context, js jetstream.JetStream, cfg Config, log zerolog.Lo
 		return nil, fmt.Errorf("worker %s: ack wait %v is under twice the lease %v: a redelivery would race the live holder", cfg.App, cfg.AckWait, cfg.Lease)
 	}
 	accounts, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
-		Bucket: "accounts", Description: "Each person's account id in each app", Storage: jetstream.FileStorage,
+		Bucket: AccountsBucket, Description: "Each person's account id in each app", Storage: jetstream.FileStorage,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("key-value bucket accounts: %w", err)

@@ -79,6 +79,10 @@ func TestAdaptivePaceBacksOff(t *testing.T) {
 	})
 
 	const n = 40
+	waitFor(t, 10*time.Second, func() bool { // the worker is up
+		_, ok := lookupMetric(t, r.reg, "keycard_app_pace_writes_per_minute", "notion")
+		return ok
+	})
 	hireAll(t, r, n)
 	lowest := float64(startPace)
 	waitFor(t, 60*time.Second, func() bool {
@@ -130,6 +134,16 @@ func (r *running) mustApply(t *testing.T, srv *scimtest.Server, n int) {
 // metric is the value of the gauge or counter name for app.
 func metric(t *testing.T, reg *prometheus.Registry, name, app string) float64 {
 	t.Helper()
+	v, ok := lookupMetric(t, reg, name, app)
+	if !ok {
+		t.Fatalf("no %s{app=%q}", name, app)
+	}
+	return v
+}
+
+// lookupMetric is the value of name{app}, if it is registered yet.
+func lookupMetric(t *testing.T, reg *prometheus.Registry, name, app string) (float64, bool) {
+	t.Helper()
 	families, err := reg.Gather()
 	if err != nil {
 		t.Fatal(err)
@@ -142,13 +156,12 @@ func metric(t *testing.T, reg *prometheus.Registry, name, app string) float64 {
 			for _, l := range m.GetLabel() {
 				if l.GetName() == "app" && l.GetValue() == app {
 					if m.GetGauge() != nil {
-						return m.GetGauge().GetValue()
+						return m.GetGauge().GetValue(), true
 					}
-					return m.GetCounter().GetValue()
+					return m.GetCounter().GetValue(), true
 				}
 			}
 		}
 	}
-	t.Fatalf("no %s{app=%q}", name, app)
-	return 0
+	return 0, false
 }

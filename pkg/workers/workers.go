@@ -26,6 +26,7 @@ import (
 	"keycard/pkg/ledger"
 	"keycard/pkg/policy"
 	"keycard/pkg/ratelimit"
+	"keycard/pkg/reconcile"
 	"keycard/pkg/worker"
 )
 
@@ -122,6 +123,11 @@ func Serve(ctx context.Context, js jetstream.JetStream, cfg *policy.Config, s Se
 
 	types := connectors.Registry()
 	metrics := worker.NewMetrics(reg)
+	store, err := reconcile.OpenStore(ctx, js, replicas)
+	if err != nil {
+		return err
+	}
+	converged := reconcile.NewMetrics(reg)
 	g, gctx := errgroup.WithContext(ctx)
 	for _, a := range apps {
 		// Reads, where a vendor counts them, come out of the app's budget
@@ -142,8 +148,15 @@ func Serve(ctx context.Context, js jetstream.JetStream, cfg *policy.Config, s Se
 		if dryRun {
 			pace = nil // nothing outside is written, so there is no vendor limit to respect
 		}
+		// Memberships an earlier policy granted stay Keycard's to remove
+		// (a tool swap's old group), so the evaluator manages them too.
+		applied, rev, err := store.Policy(ctx, a.Name)
+		if err != nil {
+			return err
+		}
+		evaluate := Evaluator(cfg, a.Name, f, applied.Managed)
 		w, err := worker.New(ctx, js, worker.Config{
-			App: a.Name, DryRun: dryRun, Connector: conn, Evaluate: evaluator(cfg, a.Name, f),
+			App: a.Name, DryRun: dryRun, Connector: conn, Evaluate: evaluate,
 			Ledger: led, Versions: vers, Limiter: pace,
 			Guard:       worker.GuardLimits{MaxDeactivations: a.Guard.MaxDeactivations, MaxShare: a.Guard.MaxShare, Window: a.Guard.Window},
 			Concurrency: s.WorkerConcurrency, MaxDeliver: s.WorkerMaxDeliver,
@@ -154,6 +167,10 @@ func Serve(ctx context.Context, js jetstream.JetStream, cfg *policy.Config, s Se
 		}
 		log.Info().Str("app", a.Name).Str("type", a.Type).Bool("dry_run", dryRun).Msg("worker ready")
 		g.Go(func() error { return w.Run(gctx) })
+		_, simulated := conn.(*connector.Memory)
+		c := &convergence{js: js, store: store, metrics: converged, cfg: cfg, app: a, conn: conn, evaluate: evaluate,
+			applied: applied, rev: rev, listable: !simulated, holder: instance, log: log.With().Str("app", a.Name).Logger(), now: time.Now}
+		g.Go(func() error { c.run(gctx); return nil })
 	}
 	return g.Wait()
 }
@@ -203,9 +220,12 @@ func connectorFor(ctx context.Context, f registry.Factory, a policy.App, getenv 
 	return conn, false, nil
 }
 
-// evaluator adapts the policy to the worker for one app.
-func evaluator(cfg *policy.Config, app string, f registry.Factory) worker.Evaluate {
-	managed := managedMemberships(cfg, app)
+// Evaluator adapts the policy to the worker for one app (provctl's
+// reconcile evaluates with it too). Keycard manages every membership the
+// policy grants in the app, and retired: those an earlier policy granted
+// (reconcile.PolicyState.Managed).
+func Evaluator(cfg *policy.Config, app string, f registry.Factory, retired map[connector.Kind][]string) worker.Evaluate {
+	managed := Managed(cfg, app, retired)
 	orgUnits, licenses := registry.Assigns(f, registry.GrantOrgUnit), registry.Assigns(f, registry.GrantLicense)
 	zones := &event.Zones{}
 	return func(e event.Employee) (connector.Want, []string, []string) {
@@ -224,10 +244,14 @@ func evaluator(cfg *policy.Config, app string, f registry.Factory) worker.Evalua
 	}
 }
 
-// managedMemberships are all the memberships any grant gives in app:
-// Keycard removes only those from people who no longer qualify.
-func managedMemberships(cfg *policy.Config, app string) map[connector.Kind][]string {
+// Managed are all the memberships any grant gives in app, and retired:
+// Keycard removes only those from people who no longer qualify. Each
+// list is sorted and unique.
+func Managed(cfg *policy.Config, app string, retired map[connector.Kind][]string) map[connector.Kind][]string {
 	out := map[connector.Kind][]string{}
+	for k, names := range retired {
+		out[k] = slices.Clone(names)
+	}
 	add := func(g policy.Grant) {
 		out[connector.Group] = append(out[connector.Group], g.Groups...)
 		out[connector.Team] = append(out[connector.Team], g.Teams...)
@@ -241,6 +265,10 @@ func managedMemberships(cfg *policy.Config, app string) map[connector.Kind][]str
 		if g, ok := r.Grant[app]; ok {
 			add(g)
 		}
+	}
+	for k, names := range out {
+		slices.Sort(names)
+		out[k] = slices.Compact(names)
 	}
 	return out
 }

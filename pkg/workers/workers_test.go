@@ -445,7 +445,7 @@ policy:
 	} {
 		a, _ := cfg.App(tc.app)
 		f, _ := types.Lookup(a.Type)
-		want, _, _ := evaluator(cfg, tc.app, f)(event.Employee{ID: "1", Status: event.StatusActive, HireDate: "2020-01-01"})
+		want, _, _ := Evaluator(cfg, tc.app, f, nil)(event.Employee{ID: "1", Status: event.StatusActive, HireDate: "2020-01-01"})
 		if !want.Account || want.OrgUnit != tc.orgUnit || want.License != tc.license {
 			t.Errorf("%s: want = %+v, want org unit %q and licence %q", tc.app, want, tc.orgUnit, tc.license)
 		}
