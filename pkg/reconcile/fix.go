@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -104,15 +105,16 @@ func (p Publisher) Reevaluate(ctx context.Context, people []normalize.Snapshot, 
 // pace, the audit record). Only for an app whose reconcile.orphans says
 // deactivate.
 func (p Publisher) DeactivateOrphans(ctx context.Context, items []Item) (int, error) {
+	items = slices.DeleteFunc(slices.Clone(items), func(it Item) bool { return it.Class != Orphan || it.AccountID == "" })
+	if len(items) == 0 {
+		return 0, nil
+	}
 	kv, err := p.JS.KeyValue(ctx, worker.AccountsBucket)
 	if err != nil {
 		return 0, fmt.Errorf("key-value bucket %s: %w", worker.AccountsBucket, err)
 	}
 	var people []normalize.Snapshot
 	for _, it := range items {
-		if it.Class != Orphan || it.AccountID == "" {
-			continue
-		}
 		id := "orphan-" + it.AccountID
 		if _, err := kv.PutString(ctx, worker.AccountKey(p.App, id), it.AccountID); err != nil {
 			return 0, fmt.Errorf("store orphan account %s: %w", it.AccountID, err)

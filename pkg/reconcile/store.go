@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -133,6 +135,22 @@ func (s *Store) NextRun(ctx context.Context, app string) (time.Time, error) {
 	var sch Schedule
 	_, _, err := s.get(ctx, "schedule."+app, &sch)
 	return sch.Next, err
+}
+
+// Apps lists the apps the bucket holds anything for, sorted.
+func (s *Store) Apps(ctx context.Context) ([]string, error) {
+	keys, err := s.kv.ListKeys(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("list %s: %w", Bucket, err)
+	}
+	var out []string
+	for k := range keys.Keys() {
+		if _, app, ok := strings.Cut(k, "."); ok && !slices.Contains(out, app) {
+			out = append(out, app)
+		}
+	}
+	slices.Sort(out)
+	return out, nil
 }
 
 // errRaced: the key changed since it was read.

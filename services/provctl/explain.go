@@ -119,7 +119,7 @@ func (c *cli) printExplanation(x *explanation, withConfig bool) error {
 	w := c.stdout
 	if e := x.latest; e != nil {
 		p := e.Employee
-		name := cmp.Or(p.DisplayName, strings.TrimSpace(cmp.Or(p.PreferredName, p.FirstName)+" "+p.LastName))
+		name := personName(p)
 		fmt.Fprintf(w, "Employee %s: %s <%s>, %s, %s; HR status %s (snapshot seq %d)\n\n",
 			x.EmployeeID, cmp.Or(name, "?"), cmp.Or(p.WorkEmail, "-"), cmp.Or(p.Department, "-"),
 			cmp.Or(p.JobTitle, "-"), cmp.Or(p.Status, "-"), e.Sequence)

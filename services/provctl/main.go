@@ -77,10 +77,16 @@ Policy and people:
 Apps:
   apps check [--config FILE] [--json]
 
+Whole company (the employees snapshot against the policy and the apps):
+  plan      --config NEW [--current FILE] [--app A]... [--details] [--json]
+  reconcile [--config FILE] [--app A]... [--fix] [--details] [--json]
+  reconcile status [--json]
+
 T is RFC 3339 (2025-03-01T09:00:00Z) or a duration ago (90m, 2h, 7d).
 NATS_URL (default nats://127.0.0.1:4222) or --nats selects the server;
 --timeout (default 10s) bounds each NATS call and each app's check;
-KEYCARD_CONFIG is the default --config of explain and apps check.
+KEYCARD_CONFIG is the default --config of explain, apps check and reconcile,
+and plan's --current.
 `
 
 func (c *cli) run(ctx context.Context, args []string) error {
@@ -152,6 +158,13 @@ func (c *cli) dispatch(ctx context.Context, args []string) error {
 		return usageErrorf("policy %s: unknown subcommand (check)", name)
 	case "explain":
 		return c.explain(ctx, g, rest)
+	case "plan":
+		return c.plan(ctx, g, rest)
+	case "reconcile":
+		if len(rest) > 0 && rest[0] == "status" {
+			return c.reconcileStatus(ctx, g, rest[1:])
+		}
+		return c.reconcileRun(ctx, g, rest)
 	case "apps":
 		name, rest, err := sub()
 		if err != nil {
