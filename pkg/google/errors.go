@@ -2,6 +2,7 @@ package google
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -136,18 +137,38 @@ func apiError(ctx, actx context.Context, op string, timeout time.Duration, err e
 // where to look. The key never appears: Google's answer holds only an
 // error code and a description.
 func tokenError(re *oauth2.RetrieveError, now time.Time) *Error {
-	e := &Error{Op: "token", Status: http.StatusBadGateway, Reason: re.ErrorCode, Message: clean(re.ErrorDescription)}
+	code, desc := re.ErrorCode, re.ErrorDescription
+	if code == "" {
+		// The JWT flow leaves the body unparsed: read the two fields of
+		// RFC 6749 §5.2, nothing else.
+		var body struct {
+			Error       string `json:"error"`
+			Description string `json:"error_description"`
+		}
+		if json.Unmarshal(re.Body, &body) == nil {
+			code, desc = body.Error, body.Description
+		}
+	}
+	e := &Error{Op: "token", Status: http.StatusBadGateway, Reason: cleanCode(code), Message: clean(desc)}
 	if re.Response != nil {
 		e.Status = re.Response.StatusCode
 		e.RetryAfter = retryafter.Parse(re.Response.Header.Get("Retry-After"), now, maxRetryHint)
 	}
-	switch re.ErrorCode {
+	switch e.Reason {
 	case "unauthorized_client":
 		e.Message += " (authorise the service account's client id for every scope Keycard asks for under Admin console > Security > API controls > Domain-wide delegation)"
 	case "invalid_grant":
 		e.Message += " (check admin_email names an existing admin and the key is current)"
 	}
 	return e
+}
+
+// cleanCode keeps an OAuth error code only if it looks like one.
+func cleanCode(s string) string {
+	if len(s) > 64 || strings.ContainsFunc(s, func(r rune) bool { return !(r == '_' || r >= 'a' && r <= 'z') }) {
+		return ""
+	}
+	return s
 }
 
 // clean makes Google's text safe to log: valid UTF-8, no control

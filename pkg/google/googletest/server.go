@@ -99,6 +99,9 @@ type Failure struct {
 	// RetryAfter is sent as Retry-After (whole seconds, rounded up) when
 	// positive.
 	RetryAfter time.Duration
+	// Method, when set, is the API method that fails ("asps.list"); the
+	// failure waits for a request to it. Default: the next request.
+	Method string
 }
 
 // Stats counts requests served.
@@ -202,8 +205,8 @@ func (s *Server) Client() *http.Client { return s.ts.Client() }
 // Close stops the server.
 func (s *Server) Close() { s.ts.Close() }
 
-// FailNext answers the next n API requests (not token requests) with f.
-// Calls queue up.
+// FailNext answers the next n API requests (not token requests; those to
+// f.Method when set) with f. Calls queue up.
 func (s *Server) FailNext(n int, f Failure) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -267,20 +270,20 @@ func (s *Server) handle(pattern, method string, scopes []string, h handler) {
 		s.stats.Total++
 		s.stats.ByRoute[method]++
 		defer func() { s.stats.ByStatus[sw.status]++ }()
-		if err := s.serve(sw, r, scopes, h); err != nil {
+		if err := s.serve(sw, r, method, scopes, h); err != nil {
 			writeError(sw, err)
 		}
 	})
 }
 
-func (s *Server) serve(w http.ResponseWriter, r *http.Request, scopes []string, h handler) *apiError {
+func (s *Server) serve(w http.ResponseWriter, r *http.Request, method string, scopes []string, h handler) *apiError {
 	g, err := s.authorize(r, scopes)
 	if err != nil {
 		return err
 	}
-	if len(s.failures) > 0 {
-		f := s.failures[0]
-		s.failures = s.failures[1:]
+	if i := slices.IndexFunc(s.failures, func(f Failure) bool { return f.Method == "" || f.Method == method }); i >= 0 {
+		f := s.failures[i]
+		s.failures = slices.Delete(s.failures, i, i+1)
 		if f.RetryAfter > 0 {
 			w.Header().Set("Retry-After", strconv.FormatInt(int64(math.Ceil(f.RetryAfter.Seconds())), 10))
 		}
