@@ -29,7 +29,7 @@ const maxMessageRunes = 300
 // (userRateLimitExceeded for the per-user-per-project queries a minute,
 // quotaExceeded for concurrent requests, rateLimitExceeded) and the 429
 // of its newer front ends. All are worth retrying after a pause.
-var rateLimitReasons = []string{"userRateLimitExceeded", "rateLimitExceeded", "quotaExceeded", "dailyLimitExceeded", "concurrentLimitExceeded"}
+var rateLimitReasons = []string{"userRateLimitExceeded", "rateLimitExceeded", "quotaExceeded", "dailyLimitExceeded", "concurrentLimitExceeded", "RATE_LIMIT_EXCEEDED"}
 
 // Error is Google's answer to one API request, or the token endpoint's
 // refusal. It knows its class (fault's Permanent and RetryHint): a quota
@@ -112,6 +112,9 @@ func apiError(ctx, actx context.Context, op string, timeout time.Duration, err e
 				e.Message = clean(ge.Errors[0].Message)
 			}
 		}
+		if e.Reason == "" {
+			e.Reason = errorInfoReason(ge.Details)
+		}
 		if ge.Header != nil {
 			e.RetryAfter = retryafter.Parse(ge.Header.Get("Retry-After"), now, maxRetryHint)
 		}
@@ -130,6 +133,24 @@ func apiError(ctx, actx context.Context, op string, timeout time.Duration, err e
 		err = ue.Err // the URL holds addresses
 	}
 	return fmt.Errorf("google: %s: %w", op, err)
+}
+
+// errorInfoReason is the reason of a google.rpc.ErrorInfo detail, which
+// Google's newer front ends send instead of errors[] (RATE_LIMIT_EXCEEDED
+// for a quota), or "".
+func errorInfoReason(details []any) string {
+	for _, d := range details {
+		m, ok := d.(map[string]any)
+		if !ok {
+			continue
+		}
+		if t, _ := m["@type"].(string); strings.HasSuffix(t, "google.rpc.ErrorInfo") {
+			if r, _ := m["reason"].(string); r != "" {
+				return cleanCode(r)
+			}
+		}
+	}
+	return ""
 }
 
 // tokenError is the token endpoint's refusal. Its 400s and 401s are
@@ -163,9 +184,12 @@ func tokenError(re *oauth2.RetrieveError, now time.Time) *Error {
 	return e
 }
 
-// cleanCode keeps an OAuth error code only if it looks like one.
+// cleanCode keeps an error code (OAuth's invalid_grant, ErrorInfo's
+// RATE_LIMIT_EXCEEDED) only if it looks like one.
 func cleanCode(s string) string {
-	if len(s) > 64 || strings.ContainsFunc(s, func(r rune) bool { return !(r == '_' || r >= 'a' && r <= 'z') }) {
+	if len(s) > 64 || strings.ContainsFunc(s, func(r rune) bool {
+		return !(r == '_' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9')
+	}) {
 		return ""
 	}
 	return s

@@ -35,6 +35,8 @@ func TestAPIErrorClasses(t *testing.T) {
 		{"rate limit 403 with Retry-After", &googleapi.Error{Code: 403, Header: withRetry("12"), Errors: []googleapi.ErrorItem{{Reason: "rateLimitExceeded"}}}, false, true, 12 * time.Second, "(retry after 12s)"},
 		{"429 with an HTTP date", &googleapi.Error{Code: 429, Header: withRetry(now.Add(30 * time.Second).Format(http.TimeFormat))}, false, true, 30 * time.Second, "429"},
 		{"Retry-After capped", &googleapi.Error{Code: 503, Header: withRetry("999999")}, false, false, maxRetryHint, "503"},
+		{"429 with only an ErrorInfo", &googleapi.Error{Code: 429, Message: "Quota exceeded", Details: []any{map[string]any{"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": "RATE_LIMIT_EXCEEDED"}}}, false, true, 0, "429 RATE_LIMIT_EXCEEDED"},
+		{"403 with only an ErrorInfo quota reason", &googleapi.Error{Code: 403, Details: []any{map[string]any{"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": "RATE_LIMIT_EXCEEDED"}}}, false, true, 0, "403 RATE_LIMIT_EXCEEDED"},
 		{"500 backendError", &googleapi.Error{Code: 500, Errors: []googleapi.ErrorItem{{Reason: "backendError"}}}, false, false, 0, "500 backendError"},
 		{"408", &googleapi.Error{Code: 408}, false, false, 0, "408 Request Timeout"},
 		{"403 forbidden", &googleapi.Error{Code: 403, Message: "Not Authorized to access this resource/api", Errors: []googleapi.ErrorItem{{Reason: "forbidden"}}}, true, false, 0, "403 forbidden: Not Authorized"},
