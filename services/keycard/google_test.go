@@ -28,15 +28,7 @@ import (
 // (an address outside the tenant's domains) is dead-lettered.
 func TestGoogleLifecycleThroughPipeline(t *testing.T) {
 	const starter, standard = "1010020027", "1010020028"
-	fake := bamboohrtest.New()
-	defer fake.Close()
-	fake.Put(bamboohrtest.Employee{ID: "2001", FirstName: "Katherine", LastName: "Johnson", WorkEmail: "katherine@example.com",
-		Status: "Active", EmploymentHistoryStatus: "Full-Time", Department: "Engineering", JobTitle: "Engineer", HireDate: "2024-03-01"})
-	t.Setenv("BAMBOOHR_API_URL", fake.URL())
-	t.Setenv("BAMBOOHR_API_KEY", fake.APIKey())
-	t.Setenv("BAMBOOHR_COMPANY", fake.Company())
-	t.Setenv("KEYCARD_POLL_INTERVAL", "1h") // only webhooks drive this test
-	t.Setenv("KEYCARD_SWEEP_INTERVAL", "-1s")
+	fake := webhookHR(t)
 
 	gw := googletest.New(googletest.WithRateScale(1000))
 	defer gw.Close()
