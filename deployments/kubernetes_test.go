@@ -661,10 +661,10 @@ func TestExampleConfig(t *testing.T) {
 			CredsEnv string `yaml:"credentials_env"`
 		} `yaml:"apps"`
 		Policy struct {
-			Birthright map[string]map[string][]string `yaml:"birthright"`
+			Birthright map[string]map[string]any `yaml:"birthright"`
 			Rules      []struct {
-				When  string                         `yaml:"when"`
-				Grant map[string]map[string][]string `yaml:"grant"`
+				When  string                    `yaml:"when"`
+				Grant map[string]map[string]any `yaml:"grant"`
 			} `yaml:"rules"`
 		} `yaml:"policy"`
 	}

@@ -6,17 +6,18 @@ package connectors
 
 import (
 	"keycard/pkg/connector/registry"
+	"keycard/pkg/google"
 	"keycard/pkg/scim"
 )
 
-// noConnector is why the types below scim are simulated.
+// noConnector is why the types below google are simulated.
 const noConnector = "no connector yet: runs dry-run in memory"
 
 // Registry returns every app type, one line each.
 func Registry() *registry.Registry {
 	return registry.New(
 		scim.Factory{},
-		registry.Simulated{Name: "google", Keys: []string{"domain", "admin_email"}, GrantKeys: []string{registry.GrantOrgUnit, registry.GrantLicense}, Why: noConnector},
+		google.Factory{},
 		registry.Simulated{Name: "github", Keys: []string{"org"}, Why: noConnector},
 		registry.Simulated{Name: "gitlab", Keys: []string{"org"}, Why: noConnector},
 		registry.Simulated{Name: "discord", Why: noConnector},

@@ -89,6 +89,9 @@ func TestParseDefaults(t *testing.T) {
 		{"google", func(a *App) {
 			a.Type, a.CredentialsEnv = "google", "GOOGLE_SERVICE_ACCOUNT_JSON"
 			a.Settings = map[string]string{"domain": "example.com", "admin_email": "admin@example.com"}
+			// Google's documented 2,400 queries/min, reads included, a
+			// second's worth at once.
+			a.RateLimit = RateLimit{WritesPerMinute: 2400, Burst: 40, MaxWritesPerMinute: 2400} // a fixed ceiling
 		}},
 		{"github", func(a *App) { // explicit dry-run despite a token
 			a.Type, a.TokenEnv, a.Mode = "github", "GITHUB_TOKEN", ModeDryRun

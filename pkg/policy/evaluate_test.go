@@ -264,7 +264,7 @@ func TestEvaluateExampleConfig(t *testing.T) {
 			name: "engineer", employee: engineer,
 			want: map[string]Desired{
 				"slack": {App: "slack", Account: true, Groups: []string{"eng", "everyone"}, Matched: []string{"birthright", "rules[0]"}},
-				"google": {App: "google", Account: true, Groups: []string{"all-staff@example.com", "eng@example.com"},
+				"google": {App: "google", Account: true, Groups: []string{"all-staff", "eng"}, OrgUnit: "/Engineering", License: "1010020028",
 					Matched: []string{"birthright", "rules[0]"}},
 				"github": {App: "github", Account: true, Teams: []string{"engineering"}, Matched: []string{"rules[0]"}},
 			},
@@ -273,7 +273,7 @@ func TestEvaluateExampleConfig(t *testing.T) {
 			name: "engineering manager", employee: manager,
 			want: map[string]Desired{
 				"slack": {App: "slack", Account: true, Groups: []string{"eng", "everyone"}, Matched: []string{"birthright", "rules[0]"}},
-				"google": {App: "google", Account: true, Groups: []string{"all-staff@example.com", "eng@example.com"},
+				"google": {App: "google", Account: true, Groups: []string{"all-staff", "eng"}, OrgUnit: "/Engineering", License: "1010020028",
 					Matched: []string{"birthright", "rules[0]"}},
 				"github": {App: "github", Account: true, Teams: []string{"engineering", "engineering-managers"},
 					Matched: []string{"rules[0]", "rules[1]"}},
@@ -283,7 +283,7 @@ func TestEvaluateExampleConfig(t *testing.T) {
 			name: "contractor outside engineering", employee: with(contractor, func(e *event.Employee) { e.Department = "Design" }),
 			want: map[string]Desired{
 				"slack": {App: "slack", Account: true, Groups: []string{"contractors", "everyone"}, Matched: []string{"birthright", "rules[2]"}},
-				"google": {App: "google", Account: true, Groups: []string{"all-staff@example.com"},
+				"google": {App: "google", Account: true, Groups: []string{"all-staff"}, License: "1010020027",
 					Matched: []string{"birthright"}},
 				"github": {App: "github"},
 			},

@@ -19,7 +19,7 @@ func ExampleLoad() {
 	}
 	// Output:
 	// slack: scim, apply, 180 writes/min
-	// google: google, apply, 60 writes/min
+	// google: google, apply, 2400 writes/min
 	// github: github, dry-run, 60 writes/min
 	// zoom: scim, apply, 30 writes/min
 	// pipedrive: pipedrive, dry-run, 60 writes/min

@@ -30,21 +30,30 @@ var vendors = []struct {
 	{"asana", scimtest.Asana, true},
 }
 
+// webhookHR is a fake BambooHR holding Katherine Johnson (2001), an
+// engineer, set as the normalizer's HR; only webhooks drive the pipeline
+// (no poll, no sweep).
+func webhookHR(t *testing.T) *bamboohrtest.Server {
+	t.Helper()
+	fake := bamboohrtest.New()
+	t.Cleanup(fake.Close)
+	fake.Put(bamboohrtest.Employee{ID: "2001", FirstName: "Katherine", LastName: "Johnson", WorkEmail: "katherine@example.com",
+		Status: "Active", EmploymentHistoryStatus: "Full-Time", Department: "Engineering", JobTitle: "Engineer", HireDate: "2024-03-01"})
+	t.Setenv("BAMBOOHR_API_URL", fake.URL())
+	t.Setenv("BAMBOOHR_API_KEY", fake.APIKey())
+	t.Setenv("BAMBOOHR_COMPANY", fake.Company())
+	t.Setenv("KEYCARD_POLL_INTERVAL", "1h")
+	t.Setenv("KEYCARD_SWEEP_INTERVAL", "-1s")
+	return fake
+}
+
 // The whole pipeline for every SCIM profile: signed webhook → ingester →
 // normalizer (fake BambooHR) → one worker per app → that vendor's SCIM test
 // server. A hire creates one active user in the right groups, a move swaps
 // groups, a termination deactivates and leaves no group, a re-hire brings
 // the same account back, and duplicate webhooks change nothing.
 func TestSCIMLifecycleThroughPipeline(t *testing.T) {
-	fake := bamboohrtest.New()
-	defer fake.Close()
-	fake.Put(bamboohrtest.Employee{ID: "2001", FirstName: "Katherine", LastName: "Johnson", WorkEmail: "katherine@example.com",
-		Status: "Active", EmploymentHistoryStatus: "Full-Time", Department: "Engineering", JobTitle: "Engineer", HireDate: "2024-03-01"})
-	t.Setenv("BAMBOOHR_API_URL", fake.URL())
-	t.Setenv("BAMBOOHR_API_KEY", fake.APIKey())
-	t.Setenv("BAMBOOHR_COMPANY", fake.Company())
-	t.Setenv("KEYCARD_POLL_INTERVAL", "1h") // only webhooks drive this test
-	t.Setenv("KEYCARD_SWEEP_INTERVAL", "-1s")
+	fake := webhookHR(t)
 
 	var cfg strings.Builder
 	cfg.WriteString("apps:\n")
