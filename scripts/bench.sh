@@ -19,7 +19,7 @@
 #
 # Tunables (environment):
 #   BENCH_SECTIONS           sections to run, in order
-#                            (baseline ingester normalizer worker scim leavers adaptive pipeline)
+#                            (baseline ingester normalizer worker scim leavers adaptive reconcile pipeline)
 #   BENCH_ROUNDS             repeats of each saturating run; the median
 #                            run is reported              (3)
 #   BENCH_CONCURRENCY        clients / HTTP concurrency   (16)
@@ -46,6 +46,7 @@
 #   BENCH_LEAVER_JOINERS     joiners queued ahead of the terminations (300)
 #   BENCH_LEAVER_COUNT       terminations, one a second        (20)
 #   BENCH_LEAVER_RATE        the app's pace, writes/min        (600)
+#   BENCH_RECONCILE_PEOPLE   people and accounts in the reconcile run (10000)
 #   BENCH_PIPELINE_RATE      pipeline webhooks/s, open loop (200)
 #   BENCH_PIPELINE_DURATION  pipeline send time            (10s)
 #   BENCH_KEEP               1 keeps the temp dir (logs, JSON) for a look
@@ -58,7 +59,7 @@ NATS_CLI_VERSION="v0.5.0"
 NATS_SERVER_VERSION="v2.15.2"
 readonly NATS_CLI_VERSION NATS_SERVER_VERSION
 
-read -r -a SECTIONS <<<"${BENCH_SECTIONS:-baseline ingester normalizer worker scim leavers adaptive pipeline}"
+read -r -a SECTIONS <<<"${BENCH_SECTIONS:-baseline ingester normalizer worker scim leavers adaptive reconcile pipeline}"
 ROUNDS="${BENCH_ROUNDS:-3}"
 CONCURRENCY="${BENCH_CONCURRENCY:-16}"
 BASELINE_MSGS="${BENCH_BASELINE_MSGS:-100000}"
@@ -80,6 +81,7 @@ SCIM_LIMIT_CONCURRENCY="${BENCH_SCIM_LIMIT_CONCURRENCY:-64}"
 LEAVER_JOINERS="${BENCH_LEAVER_JOINERS:-300}"
 LEAVER_COUNT="${BENCH_LEAVER_COUNT:-20}"
 LEAVER_RATE="${BENCH_LEAVER_RATE:-600}"
+RECONCILE_PEOPLE="${BENCH_RECONCILE_PEOPLE:-10000}"
 PIPELINE_RATE="${BENCH_PIPELINE_RATE:-200}"
 PIPELINE_DURATION="${BENCH_PIPELINE_DURATION:-10s}"
 
@@ -799,6 +801,38 @@ section_adaptive() {
 	NOTES+=("adaptive: start $(jget start_pace_per_min "$out")/min, vendor limit $(jget server_limit_per_min "$out")/min (unpublished); $(jget limit_share "$out") of the vendor's limit used once adapting")
 	add_figure adaptive_speedup "$(jget speedup "$out")" x "" ">=2"
 	add_figure adaptive_limit_share "$(jget limit_share "$out")" fraction "" ""
+}
+
+# reconcile: one reconcile of BENCH_RECONCILE_PEOPLE accounts against as
+# many people in HR (1% leavers with access and 1% orphans planted), on the
+# SCIM test server twice: with Slack's quirks (a page of 1,000; reads not
+# counted, so unpaced), the figure is the requests over the fewest the page
+# size allows; with Asana's (a page of 100; every request counts against
+# 1,500/min, enforced by the server and paced by Keycard), the
+# list-and-compare time over the least that pace allows.
+section_reconcile() {
+	local out="$WORK/reconcile.json" paced="$WORK/reconcile-asana.json"
+	build_benchworker
+	log "reconcile: $RECONCILE_PEOPLE people × 1 app (SCIM test server), Slack quirks then Asana's paced reads"
+	if ! run_tracked timeout 300 "$WORK/benchworker" reconcile -nats "$NATS_URL" -people "$RECONCILE_PEOPLE" -profile slack \
+		-log "$WORK/reconcile.log" >"$out" 2>"$WORK/reconcile.err"; then
+		show_log "$WORK/reconcile.err"
+		die "benchworker reconcile failed"
+	fi
+	if ! run_tracked timeout 300 "$WORK/benchworker" reconcile -nats "$NATS_URL" -people "$RECONCILE_PEOPLE" -profile asana \
+		-log "$WORK/reconcile-asana.log" >"$paced" 2>"$WORK/reconcile-asana.err"; then
+		show_log "$WORK/reconcile-asana.err"
+		die "benchworker reconcile (asana) failed"
+	fi
+	BASELINE[reconcile_min_reads]="$(jget min_reads "$out")"
+	BASELINE_DESC[reconcile_min_reads]="(pages of $(jget page_size "$out"))"
+	BASELINE[reconcile_least_s]="$(jget least_seconds "$paced")"
+	BASELINE_DESC[reconcile_least_s]="(least at $(jget reads_per_min "$paced") reads/min)"
+	NOTES+=("reconcile: $RECONCILE_PEOPLE accounts listed and compared in $(jget seconds "$out") s with Slack's page of $(jget page_size "$out") ($(jget requests "$out") requests); with Asana's page of $(jget page_size "$paced") at $(jget reads_per_min "$paced") reads/min in $(jget compare_seconds "$paced") s ($(jget requests "$paced") requests, $(jget rate_limited "$paced") answered 429)")
+	add_figure reconcile_requests "$(jget requests "$out")" count reconcile_min_reads "ratio<=1.1"
+	add_figure reconcile_s "$(jget seconds "$out")" s "" ""
+	add_figure reconcile_asana_s "$(jget compare_seconds "$paced")" s reconcile_least_s "ratio<=1.2"
+	add_figure reconcile_asana_429s "$(jget rate_limited "$paced")" count "" "==0"
 }
 
 # pipeline_run NAME ARGS...: one `benchworker pipeline` run, its JSON in

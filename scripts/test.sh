@@ -11,34 +11,42 @@ cd "$(dirname "$0")/.."
 fuzztime="${FUZZTIME:-2000x}"
 failed=()
 
-# Tests start their own throwaway redis-server per test (pkg/redistest), so
-# only the binary is needed; the Debian package's own service is stopped.
-if ! command -v redis-server >/dev/null 2>&1 && [ ! -x /usr/bin/redis-server ]; then
+# need CMD PACKAGE...: installs the Debian packages when CMD is missing
+# (as root with apt), and stops any service they start: tests run their
+# own throwaway servers.
+need() {
+  local cmd=$1 service=${2:-}
+  shift
+  command -v "$cmd" >/dev/null 2>&1 && return
   if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null 2>&1; then
-    echo "redis-server not found: install it (sudo apt-get install -y redis-server) and run again" >&2
+    echo "$cmd not found: install it (sudo apt-get install -y $*) and run again" >&2
     exit 1
   fi
-  echo "=== installing redis-server"
-  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null
+  echo "=== installing $*"
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
   if [ -d /run/systemd/system ]; then
-    systemctl disable --now redis-server >/dev/null 2>&1 || true
+    systemctl disable --now "$service" >/dev/null 2>&1 || true
   else
-    { service redis-server stop; update-rc.d redis-server disable; } >/dev/null 2>&1 || true
+    { service "$service" stop; update-rc.d "$service" disable; } >/dev/null 2>&1 || true
   fi
+}
+
+# Tests start their own throwaway redis-server per test (pkg/redistest), so
+# only the binary is needed.
+need redis-server redis-server
+
+# promtool runs the alert rules' unit tests (deployments); with
+# KEYCARD_REQUIRE_PROMTOOL=1 a missing one fails rather than skips.
+if [ -z "${FUZZ_ONLY:-}" ]; then
+  need promtool prometheus
+  export KEYCARD_REQUIRE_PROMTOOL=1
 fi
 
 # The SCIM interop test runs a third-party SCIM server (SCIMMY, Node) from
 # pkg/scim/interop/scimmy; with KEYCARD_REQUIRE_INTEROP=1 it fails rather
 # than skips when node or the packages are missing. SCIMMY needs Node >= 16.
 if [ -z "${FUZZ_ONLY:-}" ]; then
-  if ! command -v node >/dev/null 2>&1; then
-    if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null 2>&1; then
-      echo "node not found: install it (sudo apt-get install -y nodejs npm) and run again" >&2
-      exit 1
-    fi
-    echo "=== installing nodejs and npm"
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null
-  fi
+  need node nodejs npm
   echo "=== npm ci in pkg/scim/interop/scimmy"
   (cd pkg/scim/interop/scimmy && npm ci --no-audit --no-fund --loglevel=error)
   export KEYCARD_REQUIRE_INTEROP=1

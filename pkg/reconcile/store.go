@@ -116,7 +116,7 @@ func (s *Store) Claim(ctx context.Context, app, holder string, now time.Time, ho
 		return false, nil
 	}
 	sch.RunningUntil, sch.Holder = now.Add(hold), holder
-	if _, err := s.put(ctx, "schedule."+app, sch, rev, true); errors.Is(err, errRaced) {
+	if _, err := s.put(ctx, "schedule."+app, sch, rev, true); errors.Is(err, ErrRaced) {
 		return false, nil
 	} else if err != nil {
 		return false, err
@@ -153,8 +153,9 @@ func (s *Store) Apps(ctx context.Context) ([]string, error) {
 	return out, nil
 }
 
-// errRaced: the key changed since it was read.
-var errRaced = errors.New("changed concurrently")
+// ErrRaced is SetPolicy's answer when the record changed since it was
+// read (another replica wrote it).
+var ErrRaced = errors.New("changed concurrently")
 
 func (s *Store) get(ctx context.Context, key string, v any) (uint64, bool, error) {
 	entry, err := s.kv.Get(ctx, key)
@@ -185,7 +186,7 @@ func (s *Store) put(ctx context.Context, key string, v any, rev uint64, cas bool
 		rev, err = s.kv.Update(ctx, key, data, rev)
 	}
 	if errors.Is(err, jetstream.ErrKeyExists) || errors.Is(err, jetstream.ErrKeyRevisionMismatch) {
-		return 0, errRaced
+		return 0, ErrRaced
 	}
 	if err != nil {
 		return 0, fmt.Errorf("write %s %s: %w", Bucket, key, err)

@@ -2,6 +2,7 @@ package workers
 
 import (
 	"context"
+	"errors"
 	"strconv"
 	"time"
 
@@ -49,7 +50,8 @@ func (c *convergence) run(ctx context.Context) {
 
 // policyChange re-evaluates everyone when what the policy grants in the
 // app has changed since it last did (policy.Config.Fingerprint), and
-// records the new fingerprint. The pass's event ids derive from the
+// records the new fingerprint (and, at the app's first start, only
+// records it). The pass's event ids derive from the
 // fingerprint and the record's revision: replicas starting together
 // publish the same ids (stored once), and a policy changed back later
 // gets fresh ones. A start that dies half-way publishes again next time;
@@ -58,6 +60,17 @@ func (c *convergence) policyChange(ctx context.Context) error {
 	fp, st, rev := c.cfg.Fingerprint(c.app.Name), c.applied, c.rev
 	if st.Fingerprint == fp {
 		return nil
+	}
+	if rev == 0 {
+		// The app's first start (or the first of a version that records
+		// the policy): the people HR knows are being provisioned under
+		// this policy by their own events, so it is only recorded.
+		err := c.store.SetPolicy(ctx, c.app.Name, reconcile.PolicyState{Fingerprint: fp, File: c.cfg.File, At: c.now().UTC(),
+			Managed: Managed(c.cfg, c.app.Name, nil)}, 0)
+		if errors.Is(err, reconcile.ErrRaced) {
+			return nil // another replica recorded it
+		}
+		return err
 	}
 	people, err := normalize.Snapshots(ctx, c.js)
 	if err != nil {
@@ -73,10 +86,11 @@ func (c *convergence) policyChange(ctx context.Context) error {
 	}
 	err = c.store.SetPolicy(ctx, c.app.Name, reconcile.PolicyState{Fingerprint: fp, File: c.cfg.File, At: c.now().UTC(), Published: n,
 		Managed: Managed(c.cfg, c.app.Name, st.Managed)}, rev)
-	if err != nil {
-		c.log.Info().Err(err).Msg("policy change: another replica recorded it first")
+	if errors.Is(err, reconcile.ErrRaced) {
+		c.log.Info().Msg("policy change: another replica recorded it first")
+		return nil
 	}
-	return nil
+	return err
 }
 
 // runHold is how long a claimed scheduled run may take before another

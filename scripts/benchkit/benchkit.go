@@ -13,7 +13,7 @@ import (
 )
 
 // buckets are the KV buckets Keycard's services create.
-var buckets = []string{"employees", "normalizer_state", "idem", "idem_versions", "accounts", "guard"}
+var buckets = []string{"employees", "normalizer_state", "idem", "idem_versions", "accounts", "guard", "reconcile"}
 
 // Reset deletes Keycard's streams and buckets on a throwaway server (an
 // earlier bench section may have filled them) and creates empty streams.

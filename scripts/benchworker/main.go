@@ -29,6 +29,12 @@
 // Reports hires/s, the least time the bucket allows, efficiency, and the
 // 429s the server served, split by cause and by warm-up.
 //
+// reconcile (reconcile.go): one reconcile of -people Slack accounts (SCIM
+// test server, Slack's page of 1,000) against as many people in the
+// employees bucket, optionally paced at -reads-per-min. Reports the time,
+// the requests the app answered and their ratio to the fewest the page
+// size allows.
+//
 // Every mode deletes Keycard's streams and KV buckets on the server first
 // (and flushes the Redis database given): point them at throwaway servers.
 package main
@@ -102,6 +108,8 @@ func main() {
 		err = runAdaptive(ctx, os.Args[2:], os.Stdout, os.Stderr)
 	case "leavers":
 		err = runLeavers(ctx, os.Args[2:], os.Stdout, os.Stderr)
+	case "reconcile":
+		err = runReconcile(ctx, os.Args[2:], os.Stdout, os.Stderr)
 	default:
 		usage()
 	}
@@ -112,7 +120,7 @@ func main() {
 }
 
 func usage() {
-	fmt.Fprintln(os.Stderr, "usage: benchworker worker|pipeline|scim|leavers|adaptive -nats URL [flags]")
+	fmt.Fprintln(os.Stderr, "usage: benchworker worker|pipeline|scim|leavers|adaptive|reconcile -nats URL [flags]")
 	os.Exit(2)
 }
 
