@@ -6,6 +6,7 @@ package connectors
 
 import (
 	"keycard/pkg/connector/registry"
+	"keycard/pkg/github"
 	"keycard/pkg/scim"
 )
 
@@ -17,7 +18,7 @@ func Registry() *registry.Registry {
 	return registry.New(
 		scim.Factory{},
 		registry.Simulated{Name: "google", Keys: []string{"domain", "admin_email"}, GrantKeys: []string{registry.GrantOrgUnit, registry.GrantLicense}, Why: noConnector},
-		registry.Simulated{Name: "github", Keys: []string{"org"}, Why: noConnector},
+		github.Factory{},
 		registry.Simulated{Name: "gitlab", Keys: []string{"org"}, Why: noConnector},
 		registry.Simulated{Name: "discord", Why: noConnector},
 		registry.Simulated{Name: "pipedrive", Why: noConnector},
