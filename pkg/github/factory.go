@@ -107,14 +107,8 @@ func (Factory) Probe(ctx context.Context, app registry.App, token string, timeou
 		r.Err = err
 		return r
 	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
+	ctx, cancel, late := registry.ProbeDeadline(ctx, timeout)
 	defer cancel()
-	late := func(err error) error {
-		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-			return fmt.Errorf("no answer within %s: %w", timeout, err)
-		}
-		return err
-	}
 	var org *gh.Organization
 	_, err = k.do(ctx, read, func(ctx context.Context) (resp *gh.Response, err error) {
 		org, resp, err = k.gh.Organizations.Get(ctx, k.org)
