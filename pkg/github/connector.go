@@ -622,7 +622,7 @@ func (k *Connector) resendEmail(ctx context.Context, a connector.Account, id int
 	if err != nil {
 		return err
 	}
-	if cur.Active {
+	if cur == nil || cur.Active {
 		return nil
 	}
 	_, err = k.inviteEmail(ctx, connector.Person{Email: cmp.Or(cur.Email, a.Email)})
