@@ -6,11 +6,12 @@ package connectors
 
 import (
 	"keycard/pkg/connector/registry"
+	"keycard/pkg/github"
 	"keycard/pkg/google"
 	"keycard/pkg/scim"
 )
 
-// noConnector is why the types below google are simulated.
+// noConnector is why the types below github are simulated.
 const noConnector = "no connector yet: runs dry-run in memory"
 
 // Registry returns every app type, one line each.
@@ -18,7 +19,7 @@ func Registry() *registry.Registry {
 	return registry.New(
 		scim.Factory{},
 		google.Factory{},
-		registry.Simulated{Name: "github", Keys: []string{"org"}, Why: noConnector},
+		github.Factory{},
 		registry.Simulated{Name: "gitlab", Keys: []string{"org"}, Why: noConnector},
 		registry.Simulated{Name: "discord", Why: noConnector},
 		registry.Simulated{Name: "pipedrive", Why: noConnector},

@@ -4,9 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"net/mail"
-	"net/url"
 	"strings"
 	"time"
 
@@ -100,7 +98,7 @@ func (Factory) Validate(app registry.App) error {
 		bad(SettingLicenseSKUs, "%v", err)
 	}
 	if raw := s[SettingBaseURL]; raw != "" {
-		if msg := checkBaseURL(raw); msg != "" {
+		if msg := registry.CheckBaseURL(raw); msg != "" {
 			bad(SettingBaseURL, "%s", msg)
 		}
 	}
@@ -132,27 +130,6 @@ func skus(raw string) ([]string, error) {
 		out = append(out, s)
 	}
 	return out, nil
-}
-
-// checkBaseURL returns what is wrong with a base URL, or "".
-func checkBaseURL(raw string) string {
-	u, err := url.Parse(raw)
-	switch {
-	case err != nil:
-		return err.Error()
-	case u.Scheme != "https" && u.Scheme != "http":
-		return fmt.Sprintf("%q: want an https:// URL", raw)
-	case u.Host == "":
-		return "want an absolute URL with a host"
-	case u.User != nil || u.RawQuery != "" || u.Fragment != "":
-		return "must not carry credentials, a query or a fragment"
-	case u.Scheme == "https":
-		return ""
-	}
-	if h := u.Hostname(); h == "localhost" || net.ParseIP(h) != nil && net.ParseIP(h).IsLoopback() {
-		return ""
-	}
-	return "must use https (http only for localhost)"
 }
 
 // Pace is Google's documented quota, a fixed ceiling: every read Keycard

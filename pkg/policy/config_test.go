@@ -96,6 +96,8 @@ func TestParseDefaults(t *testing.T) {
 		{"github", func(a *App) { // explicit dry-run despite a token
 			a.Type, a.TokenEnv, a.Mode = "github", "GITHUB_TOKEN", ModeDryRun
 			a.Settings = map[string]string{"org": "example-org"}
+			// GitHub's secondary limit on content-creating requests.
+			a.RateLimit = RateLimit{WritesPerMinute: 8, Burst: 20, MaxWritesPerMinute: 8}
 		}},
 		{"zoom", func(a *App) { // explicit zeros stay
 			a.Type, a.TokenEnv = "scim", "ZOOM_TOKEN"

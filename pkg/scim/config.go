@@ -4,12 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"net/url"
 	"strings"
 	"time"
 
+	"keycard/pkg/connector/registry"
 	"keycard/pkg/ratelimit"
 )
 
@@ -85,19 +85,11 @@ func (cfg Config) baseURL() (string, error) {
 	case u.RawQuery != "" || u.Fragment != "" || u.ForceQuery:
 		return "", fmt.Errorf("base URL %q: no query or fragment allowed", cfg.BaseURL)
 	case u.Scheme == "https":
-	case u.Scheme == "http" && isLoopback(u.Hostname()):
+	case u.Scheme == "http" && registry.IsLoopback(u.Hostname()):
 	default:
 		return "", fmt.Errorf("base URL %q: must be https (http only on a loopback host)", cfg.BaseURL)
 	}
 	return strings.TrimRight(u.String(), "/"), nil
-}
-
-func isLoopback(host string) bool {
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }
 
 // validToken refuses tokens that would break the header or leak into it.

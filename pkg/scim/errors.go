@@ -12,6 +12,7 @@ import (
 	"unicode/utf8"
 
 	"keycard/pkg/fault"
+	"keycard/pkg/redact"
 	"keycard/pkg/retryafter"
 )
 
@@ -138,10 +139,10 @@ func parseError(status int, h http.Header, body []byte, token string, now time.T
 	e := &Error{Status: status}
 	scimType, detail := decodeErrorBody(body)
 	e.ScimType = cleanScimType(scimType)
-	if redact(e.ScimType, token) != e.ScimType {
+	if redact.Secret(e.ScimType, token) != e.ScimType {
 		e.ScimType = "" // a keyword-shaped token is still the token
 	}
-	e.Detail = cleanDetail(detail, token)
+	e.Detail = redact.Text(detail, token, maxDetailRunes)
 	e.RetryAfter = retryDelay(h, now)
 	return e
 }
@@ -242,34 +243,6 @@ func cleanScimType(s string) string {
 		}
 	}
 	return s
-}
-
-// cleanDetail makes server text safe to log: valid UTF-8, no control
-// characters, at most maxDetailRunes runes, and never the token.
-func cleanDetail(s, token string) string {
-	s = strings.ToValidUTF8(s, "\uFFFD")
-	s = strings.Map(func(r rune) rune {
-		if unicode.IsControl(r) || r == '\u2028' || r == '\u2029' {
-			return ' '
-		}
-		return r
-	}, s)
-	s = strings.Join(strings.Fields(s), " ")
-	s = redact(s, token)
-	if r := []rune(s); len(r) > maxDetailRunes {
-		s = string(r[:maxDetailRunes]) + "…"
-		s = redact(s, token) // cannot grow a token, but keep the invariant obvious
-	}
-	return s
-}
-
-// redact removes the token from s. Very short tokens (test fixtures) would
-// redact ordinary words, so they are left alone.
-func redact(s, token string) string {
-	if len(token) < 6 {
-		return s
-	}
-	return strings.ReplaceAll(s, token, "[redacted]")
 }
 
 // retryDelay reads the server's delay: Retry-After as delay-seconds or an

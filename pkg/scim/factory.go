@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/url"
 	"strings"
 	"time"
 
@@ -51,31 +50,11 @@ func (Factory) Validate(app registry.App) error {
 		}
 	}
 	if raw := app.Settings[SettingBaseURL]; raw != "" {
-		if msg := checkBaseURL(raw); msg != "" {
+		if msg := registry.CheckBaseURL(raw); msg != "" {
 			errs = append(errs, &registry.SettingError{Key: SettingBaseURL, Msg: msg})
 		}
 	}
 	return errors.Join(errs...)
-}
-
-// checkBaseURL returns what is wrong with an app's base URL, or "".
-func checkBaseURL(raw string) string {
-	u, err := url.Parse(raw)
-	switch {
-	case err != nil:
-		return err.Error()
-	case u.Scheme != "https" && u.Scheme != "http":
-		return fmt.Sprintf("%q: want an https:// URL", raw)
-	case u.Host == "":
-		return "want an absolute URL with a host"
-	case u.User != nil:
-		return "must not carry credentials; name the variable that holds them with token_env"
-	case u.RawQuery != "" || u.Fragment != "":
-		return "must not have a query or fragment"
-	case u.Scheme == "https", isLoopback(u.Hostname()):
-		return ""
-	}
-	return "must use https (http only for localhost)"
 }
 
 // Pace is the profile's documented write limit, with a burst one below
@@ -175,14 +154,8 @@ func (Factory) Probe(ctx context.Context, app registry.App, token string, timeou
 		r.Err = err
 		return r
 	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
+	ctx, cancel, late := registry.ProbeDeadline(ctx, timeout)
 	defer cancel()
-	late := func(err error) error {
-		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-			return fmt.Errorf("no answer within %s: %w", timeout, err)
-		}
-		return err
-	}
 	spc, err := client.ServiceProviderConfig(ctx)
 	switch {
 	case err == nil:

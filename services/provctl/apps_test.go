@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"keycard/pkg/github/githubtest"
 	"keycard/pkg/scim/scimtest"
 )
 
@@ -39,6 +40,11 @@ func scimApp(name, profile, baseURL, tokenEnv string) string {
 }
 
 const githubApp = "  - name: github\n    type: github\n    org: example-org\n    token_env: GITHUB_TOKEN\n"
+
+// githubAppAt is the github app against a fake organisation.
+func githubAppAt(srv *githubtest.Server) string {
+	return fmt.Sprintf("  - name: github\n    type: github\n    org: %s\n    base_url: %s\n    login_field: githubLogin\n    token_env: GITHUB_TOKEN\n", srv.Org(), srv.URL())
+}
 
 func appsConfig(t *testing.T, apps ...string) string {
 	t.Helper()
@@ -77,22 +83,27 @@ func TestAppsCheck(t *testing.T) {
 	slack := scimServer(t, 3, scimtest.Slack())
 	wrong := scimServer(t, 1) // the generic RFC server; the variable holds another token
 	const wrongToken = "not-the-token-0123456789"
+	org := githubtest.New()
+	t.Cleanup(org.Close)
+	org.AddMember("ada", githubtest.RoleAdmin)
+	org.AddMember("grace", githubtest.RoleMember)
+	org.AddOutsideCollaborator("linus")
 	path := appsConfig(t,
 		scimApp("slack", "slack", slack.URL(), "SLACK_SCIM_TOKEN"),
 		scimApp("tool", "", wrong.URL(), "TOOL_SCIM_TOKEN"),
 		scimApp("notion", "notion", "https://api.notion.com/scim/v2", "NOTION_SCIM_TOKEN"),
-		githubApp,
+		githubAppAt(org),
 	)
 	h := harness{t: t, env: map[string]string{
 		"SLACK_SCIM_TOKEN": slack.Token(),
 		"TOOL_SCIM_TOKEN":  wrongToken,
-		"GITHUB_TOKEN":     "ghp-secret-0123456789",
+		"GITHUB_TOKEN":     org.Token(),
 	}}
 	o := h.run("apps", "check", "--config", path)
 	if o.err == nil || exitCode(o.err) != 1 {
 		t.Fatalf("err = %v, want exit 1 for the failing app\nstdout:\n%s\nstderr:\n%s", o.err, o.stdout, o.stderr)
 	}
-	for _, secret := range []string{slack.Token(), wrongToken, wrong.Token(), "ghp-secret"} {
+	for _, secret := range []string{slack.Token(), wrongToken, wrong.Token(), org.Token()} {
 		if strings.Contains(o.stdout, secret) || strings.Contains(o.stderr, secret) {
 			t.Errorf("a token is in the output:\nstdout:\n%s\nstderr:\n%s", o.stdout, o.stderr)
 		}
@@ -103,8 +114,8 @@ func TestAppsCheck(t *testing.T) {
 			"DETAIL": "scim: GET /ServiceProviderConfig: 401 Unauthorized (token rejected): missing or invalid bearer token"},
 		"notion": {"TYPE": "scim/notion", "MODE": "apply", "CREDENTIAL": "$NOTION_SCIM_TOKEN unset", "STATUS": "simulated", "USERS": "-", "PATCH": "-",
 			"DETAIL": "set $NOTION_SCIM_TOKEN to connect"},
-		"github": {"TYPE": "github", "MODE": "apply", "CREDENTIAL": "$GITHUB_TOKEN set", "STATUS": "simulated", "USERS": "-", "PATCH": "-",
-			"DETAIL": "no connector yet: runs dry-run in memory"},
+		"github": {"TYPE": "github", "MODE": "apply", "CREDENTIAL": "$GITHUB_TOKEN set", "STATUS": "ok", "USERS": "2", "PATCH": "-",
+			"DETAIL": "team plan, 2 of 100 seats filled; 1 outside collaborators (repository access; not removed)"},
 	}
 	got := tableRows(t, o.stdout)
 	for app, cells := range want {
@@ -117,16 +128,21 @@ func TestAppsCheck(t *testing.T) {
 	if n := len(got); n != len(want) {
 		t.Errorf("%d rows, want %d:\n%s", n, len(want), o.stdout)
 	}
-	if !strings.HasSuffix(o.stdout, "\n1 app reachable, 1 failing, 2 simulated\n") {
+	if !strings.HasSuffix(o.stdout, "\n2 apps reachable, 1 failing, 1 simulated\n") {
 		t.Errorf("no summary at the end:\n%s", o.stdout)
 	}
 	// Rows keep the configuration's order, whatever order the checks end in.
-	if c := column(strings.TrimSuffix(o.stdout, "1 app reachable, 1 failing, 2 simulated\n")); strings.Join(c, " ") != "slack tool notion github" {
+	if c := column(strings.TrimSuffix(o.stdout, "2 apps reachable, 1 failing, 1 simulated\n")); strings.Join(c, " ") != "slack tool notion github" {
 		t.Errorf("rows %v, want the configuration's order", c)
 	}
 	// Reads only: one ServiceProviderConfig and one page of users.
 	if st := slack.Requests(); st.Total != 2 {
 		t.Errorf("slack served %d requests (%v), want 2", st.Total, st.ByRoute)
+	}
+	// GitHub: the org, then one item of members, invitations and outside
+	// collaborators each; no write.
+	if st := org.Requests(); st.Total != 4 || st.ByRoute["GET /orgs/{org}"] != 1 {
+		t.Errorf("github served %d requests (%v), want 4 reads", st.Total, st.ByRoute)
 	}
 }
 

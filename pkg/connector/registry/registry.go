@@ -202,3 +202,15 @@ func (s Simulated) Probe(context.Context, App, string, time.Duration) Probe {
 func (Simulated) New(context.Context, App, Deps) (connector.Connector, error) {
 	return nil, ErrNoConnector
 }
+
+// ProbeDeadline bounds a probe's requests to timeout. late names the
+// timeout in an error that ran into it ("no answer within 5s: …").
+func ProbeDeadline(ctx context.Context, timeout time.Duration) (_ context.Context, cancel context.CancelFunc, late func(error) error) {
+	ctx, cancel = context.WithTimeout(ctx, timeout)
+	return ctx, cancel, func(err error) error {
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			return fmt.Errorf("no answer within %s: %w", timeout, err)
+		}
+		return err
+	}
+}
