@@ -44,7 +44,9 @@ func TestReconcileOf5000AccountsStaysWithinTheReadPace(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	accountOnly := func(event.Employee) (connector.Want, []string, []string) { return connector.Want{Account: true}, nil, nil }
+	accountOnly := func(event.Employee) (connector.Want, []string, []string) {
+		return connector.Want{Account: true}, nil, nil
+	}
 	rep, err := Compare(context.Background(), Input{App: "asana", People: people, Evaluate: accountOnly, List: scim.NewConnector(client).List})
 	if err != nil {
 		t.Fatal(err)
