@@ -7,6 +7,7 @@
 package metrics
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -24,8 +25,20 @@ func checked(name string) string {
 	return name
 }
 
+// register registers c, or returns the collector of the same name and
+// labels already registered: the workers register theirs again when a
+// reloaded policy restarts them, and their series must carry on.
 func register[C prometheus.Collector](reg prometheus.Registerer, c C) C {
-	reg.MustRegister(c)
+	err := reg.Register(c)
+	var dup prometheus.AlreadyRegisteredError
+	if errors.As(err, &dup) {
+		if existing, ok := dup.ExistingCollector.(C); ok {
+			return existing
+		}
+	}
+	if err != nil {
+		panic(err)
+	}
 	return c
 }
 

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -297,5 +298,50 @@ func TestScheduledReconcileFixesALeaverWithAccess(t *testing.T) {
 	})
 	if rep.Counts[reconcile.LeaverActive] != 0 || rep.Counts[reconcile.Orphan] != 1 || rep.Counts[reconcile.Unmanaged] != 1 {
 		t.Errorf("report after the fix: %+v, want no leaver, one orphan, one unmanaged", rep.Counts)
+	}
+}
+
+// SIGHUP: a file that does not load leaves the running policy; the next
+// good one restarts the workers on it, and its change reaches everyone as
+// on a restart.
+func TestReloadAppliesANewPolicy(t *testing.T) {
+	srv, r := newRestartable(t)
+	file := filepath.Join(t.TempDir(), "keycard.yaml")
+	write := func(body string) {
+		if err := os.WriteFile(file, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(swapConfig(srv, "trello", "{every: 0s}", 10))
+	s := Settings{ConfigFile: file, WorkerConcurrency: 4, WorkerMaxDeliver: 5, LedgerTTL: time.Hour, Lease: 5 * time.Second, AckWait: 10 * time.Second, InstanceID: "test"}
+	pol, err := LoadPolicy(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	reload := make(chan os.Signal, 1)
+	done := make(chan error, 1)
+	go func() { done <- ServeReloading(ctx, r.js, pol, s, 1, zerolog.Nop(), prometheus.NewRegistry(), reload) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("ServeReloading: %v", err)
+		}
+	}()
+	hireKnown(t, r.js, []event.Employee{{ID: "1", Department: "Engineering"}, {ID: "2", Department: "Sales"}})
+	waitFor(t, 15*time.Second, func() bool { return len(groupMembers(srv)["trello"]) == 1 && r.recorded() })
+
+	write("apps: [")
+	reload <- syscall.SIGHUP
+	time.Sleep(300 * time.Millisecond)
+	if n := len(pass(t, r.js, 1)); n != 0 {
+		t.Fatalf("a file that does not load re-evaluated %d people", n)
+	}
+
+	write(swapConfig(srv, "jira", "{every: 0s}", 10))
+	reload <- syscall.SIGHUP
+	waitFor(t, 15*time.Second, func() bool { return len(pass(t, r.js, 1)) == 2 && len(groupMembers(srv)["jira"]) == 1 })
+	if got := groupMembers(srv); len(got["trello"]) != 0 || !slices.Equal(got["jira"], []string{"p1@example.com"}) {
+		t.Fatalf("after the reload: %v, want the engineer moved from trello to jira", got)
 	}
 }

@@ -84,7 +84,7 @@ func run(ctx context.Context, stdout io.Writer) error {
 	}
 	if pol != nil {
 		parts = append(parts, func(ctx context.Context) error {
-			return workers.Serve(ctx, rt.JS, pol, cfg.WorkerSettings, cfg.StreamReplicas, rt.Log.With().Str("component", "worker").Logger(), rt.Registry)
+			return workers.ServeReloading(ctx, rt.JS, pol, cfg.WorkerSettings, cfg.StreamReplicas, rt.Log.With().Str("component", "worker").Logger(), rt.Registry, workers.Reloads())
 		})
 	} else {
 		rt.Log.Warn().Msg("KEYCARD_CONFIG not set: no app workers run (make run uses deployments/keycard.example.yaml)")

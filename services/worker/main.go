@@ -31,6 +31,6 @@ func run(ctx context.Context, stdout io.Writer) error {
 		return err
 	}
 	return rt.Run(ctx, func(ctx context.Context) error {
-		return workers.Serve(ctx, rt.JS, pol, cfg.Settings, cfg.StreamReplicas, rt.Log, rt.Registry)
+		return workers.ServeReloading(ctx, rt.JS, pol, cfg.Settings, cfg.StreamReplicas, rt.Log, rt.Registry, workers.Reloads())
 	})
 }
