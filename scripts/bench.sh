@@ -19,7 +19,7 @@
 #
 # Tunables (environment):
 #   BENCH_SECTIONS           sections to run, in order
-#                            (baseline ingester normalizer worker scim leavers adaptive reconcile pipeline)
+#                            (baseline ingester normalizer worker scim native leavers adaptive reconcile pipeline)
 #   BENCH_ROUNDS             repeats of each saturating run; the median
 #                            run is reported              (3)
 #   BENCH_CONCURRENCY        clients / HTTP concurrency   (16)
@@ -59,7 +59,7 @@ NATS_CLI_VERSION="v0.5.0"
 NATS_SERVER_VERSION="v2.15.2"
 readonly NATS_CLI_VERSION NATS_SERVER_VERSION
 
-read -r -a SECTIONS <<<"${BENCH_SECTIONS:-baseline ingester normalizer worker scim leavers adaptive reconcile pipeline}"
+read -r -a SECTIONS <<<"${BENCH_SECTIONS:-baseline ingester normalizer worker scim native leavers adaptive reconcile pipeline}"
 ROUNDS="${BENCH_ROUNDS:-3}"
 CONCURRENCY="${BENCH_CONCURRENCY:-16}"
 BASELINE_MSGS="${BENCH_BASELINE_MSGS:-100000}"
@@ -756,6 +756,45 @@ section_scim() {
 	add_figure scim_limit_actual_s "$(jget seconds "$out")" s "" ""
 	add_figure scim_429s_after_warmup "$(jget s429_after_warmup "$out")" count "" "==0"
 	add_figure scim_429s_total "$(jget s429_total "$out")" count "" ""
+}
+
+# native_run NAME ARGS...: one `benchworker native` run, its JSON in
+# $WORK/native-NAME.json.
+native_run() {
+	local name=$1 out="$WORK/native-$1.json"
+	shift
+	if ! run_tracked timeout 300 "$WORK/benchworker" native "$@" >"$out" 2>"$WORK/native-$name.err"; then
+		show_log "$WORK/native-$name.err"
+		die "benchworker native ($name) failed"
+	fi
+}
+
+# native: hires through the Google Workspace and GitHub connectors (built
+# by their registry Factory) against their fakes, each hire the worker's
+# plan (create, one group or team) at concurrency 16. Unlimited: hires/s.
+# At the vendor's documented limits, which the fake enforces, and
+# Keycard's pace for them, both scaled so a run takes about 10 s (Google
+# 2,400 queries/min ×10, every request paced; GitHub 8 writes/min ×120,
+# under its 80/min secondary limit): the least time the pace allows over
+# the time taken.
+section_native() {
+	build_benchworker
+	local t
+	for t in google github; do
+		log "native: $t, 500 hires unlimited"
+		native_run "$t" -type "$t" -events 500
+		add_figure "native_${t}_hires_per_s" "$(jget hires_per_s "$WORK/native-$t.json")" hires/s "" ""
+	done
+	log "native: google, 300 hires at 2,400 queries/min ×10"
+	native_run google-limited -type google -events 300 -rate-scale 10
+	log "native: github, 100 hires at 8 writes/min ×120"
+	native_run github-limited -type github -events 100 -rate-scale 120
+	for t in google github; do
+		local out="$WORK/native-$t-limited.json"
+		NOTES+=("native $t at its documented limit ×$(jget rate_scale "$out"): $(jget paced_requests "$out") paced requests in $(jget seconds "$out") s, the pace allows $(jget min_seconds "$out") s; $(jget rate_limited "$out") quota answers")
+		add_figure "native_${t}_limited_efficiency" "$(jget efficiency "$out")" fraction "" ">=0.90"
+		add_figure "native_${t}_429s" "$(jget rate_limited "$out")" count "" "==0"
+	done
 }
 
 # leavers: terminations behind a joiner backlog (issue 9: 57 s first in

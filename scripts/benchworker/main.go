@@ -35,6 +35,11 @@
 // the requests the app answered and their ratio to the fewest the page
 // size allows.
 //
+// native (native.go): hires through the Google Workspace or GitHub
+// connector, built by its registry Factory, against its fake: unlimited,
+// or at the vendor's documented limits and Keycard's pace for them, both
+// scaled by -rate-scale. Needs no NATS.
+//
 // Every mode deletes Keycard's streams and KV buckets on the server first
 // (and flushes the Redis database given): point them at throwaway servers.
 package main
@@ -110,6 +115,8 @@ func main() {
 		err = runLeavers(ctx, os.Args[2:], os.Stdout, os.Stderr)
 	case "reconcile":
 		err = runReconcile(ctx, os.Args[2:], os.Stdout, os.Stderr)
+	case "native":
+		err = runNative(ctx, os.Args[2:], os.Stdout, os.Stderr)
 	default:
 		usage()
 	}
@@ -120,7 +127,7 @@ func main() {
 }
 
 func usage() {
-	fmt.Fprintln(os.Stderr, "usage: benchworker worker|pipeline|scim|leavers|adaptive|reconcile -nats URL [flags]")
+	fmt.Fprintln(os.Stderr, "usage: benchworker worker|pipeline|scim|leavers|adaptive|reconcile|native -nats URL [flags]")
 	os.Exit(2)
 }
 
