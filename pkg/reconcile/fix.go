@@ -168,13 +168,13 @@ func (p Publisher) Fix(ctx context.Context, rep Report, people []normalize.Snaps
 			want[it.EmployeeID] = true
 		}
 	}
-	var todo []normalize.Snapshot
+	var due []normalize.Snapshot
 	for _, s := range people {
 		if want[s.Employee.ID] {
-			todo = append(todo, s)
+			due = append(due, s)
 		}
 	}
-	n, err := p.Reevaluate(ctx, todo, nil)
+	n, err := p.Reevaluate(ctx, due, nil)
 	if err != nil {
 		return n, err
 	}

@@ -46,6 +46,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"keycard/pkg/fakehttp"
 )
 
 // GitHub's documented limits (rate limits for the REST API; the
@@ -243,36 +245,17 @@ func copyCounts[K comparable](m map[K]int) map[K]int {
 	return out
 }
 
-type statusWriter struct {
-	http.ResponseWriter
-	status int
-}
-
-func (w *statusWriter) WriteHeader(code int) {
-	if w.status == 0 {
-		w.status = code
-	}
-	w.ResponseWriter.WriteHeader(code)
-}
-
-func (w *statusWriter) Write(b []byte) (int, error) {
-	if w.status == 0 {
-		w.status = http.StatusOK
-	}
-	return w.ResponseWriter.Write(b)
-}
-
 // ServeHTTP runs the pipeline: count → auth → primary limit → injected
 // failure → secondary limit → handler. The rate limit headers go on every
 // authenticated answer.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	sw := &statusWriter{ResponseWriter: w}
+	sw := &fakehttp.StatusWriter{ResponseWriter: w}
 	rt := s.route(r)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.stats.Total++
 	s.stats.ByRoute[rt.name]++
-	defer func() { s.stats.ByStatus[sw.status]++ }()
+	defer func() { s.stats.ByStatus[sw.Status]++ }()
 	sw.Header().Set("X-GitHub-Api-Version-Selected", "2022-11-28")
 	sw.Header().Set("X-GitHub-Request-Id", strconv.Itoa(s.stats.Total))
 	if e := s.serve(sw, r, rt); e != nil {

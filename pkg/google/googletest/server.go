@@ -38,6 +38,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"keycard/pkg/fakehttp"
 )
 
 // DefaultQueriesPerMinute is the Directory API's documented default quota:
@@ -264,12 +266,12 @@ type handler func(w http.ResponseWriter, r *http.Request, g grant) *apiError
 // injected failure → quota → handler.
 func (s *Server) handle(pattern, method string, scopes []string, h handler) {
 	s.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
-		sw := &statusWriter{ResponseWriter: w}
+		sw := &fakehttp.StatusWriter{ResponseWriter: w}
 		s.mu.Lock()
 		defer s.mu.Unlock()
 		s.stats.Total++
 		s.stats.ByRoute[method]++
-		defer func() { s.stats.ByStatus[sw.status]++ }()
+		defer func() { s.stats.ByStatus[sw.Status]++ }()
 		if err := s.serve(sw, r, method, scopes, h); err != nil {
 			writeError(sw, err)
 		}
@@ -362,25 +364,6 @@ func (s *Server) routes() {
 	s.handle("DELETE "+lic+"/sku/{skuId}/user/{userId}", "licenseAssignments.delete", licensing, s.deleteLicence)
 	s.handle("GET "+lic+"/users", "licenseAssignments.listForProduct", licensing, s.listLicences)
 	s.handle("GET "+lic+"/sku/{skuId}/users", "licenseAssignments.listForProductAndSku", licensing, s.listLicences)
-}
-
-type statusWriter struct {
-	http.ResponseWriter
-	status int
-}
-
-func (w *statusWriter) WriteHeader(code int) {
-	if w.status == 0 {
-		w.status = code
-	}
-	w.ResponseWriter.WriteHeader(code)
-}
-
-func (w *statusWriter) Write(b []byte) (int, error) {
-	if w.status == 0 {
-		w.status = http.StatusOK
-	}
-	return w.ResponseWriter.Write(b)
 }
 
 // bucket is a per-minute quota as a token bucket holding a minute's worth,

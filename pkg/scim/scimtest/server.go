@@ -24,6 +24,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"keycard/pkg/fakehttp"
 )
 
 // Option configures New. Quirks values (and the vendor presets) are Options.
@@ -252,25 +254,6 @@ func (s *Server) Requests() Stats {
 	return st
 }
 
-type statusWriter struct {
-	http.ResponseWriter
-	status int
-}
-
-func (w *statusWriter) WriteHeader(code int) {
-	if w.status == 0 {
-		w.status = code
-	}
-	w.ResponseWriter.WriteHeader(code)
-}
-
-func (w *statusWriter) Write(b []byte) (int, error) {
-	if w.status == 0 {
-		w.status = http.StatusOK
-	}
-	return w.ResponseWriter.Write(b)
-}
-
 // route splits a request path into resource ("Users", "Groups",
 // "ServiceProviderConfig", "ResourceTypes", "Schemas" or "" when unknown)
 // and id, and
@@ -296,7 +279,7 @@ func (s *Server) route(r *http.Request) (resource, id, name string) {
 // ServeHTTP runs the pipeline: count → auth → injected failure → rate
 // limit → resource lock → delay → handler.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	sw := &statusWriter{ResponseWriter: w}
+	sw := &fakehttp.StatusWriter{ResponseWriter: w}
 	resource, id, routeName := s.route(r)
 	s.mu.Lock()
 	s.stats.Total++
@@ -304,8 +287,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.mu.Unlock()
 	defer func() {
 		s.mu.Lock()
-		s.stats.ByStatus[sw.status]++
-		if sw.status == http.StatusTooManyRequests {
+		s.stats.ByStatus[sw.Status]++
+		if sw.Status == http.StatusTooManyRequests {
 			s.stats.RateLimited++
 		}
 		s.mu.Unlock()
