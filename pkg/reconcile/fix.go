@@ -3,7 +3,6 @@ package reconcile
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -29,29 +28,11 @@ const (
 // Accounts reads the app's account ids Keycard stored, by EmployeeKey.
 func Accounts(ctx context.Context, js jetstream.JetStream, app string) (map[string]string, error) {
 	out := map[string]string{}
-	kv, err := js.KeyValue(ctx, worker.AccountsBucket)
-	if errors.Is(err, jetstream.ErrBucketNotFound) {
-		return out, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("key-value bucket %s: %w", worker.AccountsBucket, err)
-	}
-	w, err := kv.Watch(ctx, app+".>", jetstream.IgnoreDeletes())
-	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", worker.AccountsBucket, err)
-	}
-	defer func() { _ = w.Stop() }()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil, fmt.Errorf("read %s: %w", worker.AccountsBucket, ctx.Err())
-		case entry := <-w.Updates():
-			if entry == nil {
-				return out, nil
-			}
-			out[strings.TrimPrefix(entry.Key(), app+".")] = string(entry.Value())
-		}
-	}
+	err := streams.EachValue(ctx, js, worker.AccountsBucket, app+".>", func(entry jetstream.KeyValueEntry) error {
+		out[strings.TrimPrefix(entry.Key(), app+".")] = string(entry.Value())
+		return nil
+	})
+	return out, err
 }
 
 // Publisher hands people back to one app's worker.

@@ -3,8 +3,6 @@ package main
 import (
 	"fmt"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -50,21 +48,9 @@ policy:
     - {name: engineering, when: 'employee.department == "Engineering"', grant: {github: {teams: [engineering]}}}
     - {name: sales, when: 'employee.department == "Sales"', grant: {github: {teams: [sales]}}}
 `, srv.Org(), srv.URL(), field)
-	file := filepath.Join(t.TempDir(), "keycard.yaml")
-	if err := os.WriteFile(file, []byte(config), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	t.Setenv("KEYCARD_CONFIG", file)
-	in := start(t, t.TempDir())
+	in := startWithConfig(t, config)
 	defer in.stop(t)
 
-	send := func(typ, id string) {
-		t.Helper()
-		body := fmt.Sprintf(`{"type":%q,"timestamp":%q,"data":{"companyId":"1","employeeId":%q}}`, typ, time.Now().UTC().Format(time.RFC3339Nano), id)
-		if code, resp := post(t, in.webhookURL, []byte(body)); code != http.StatusAccepted {
-			t.Fatalf("POST = %d %s", code, resp)
-		}
-	}
 	// state is Katherine's org membership and teams, and the invitations.
 	state := func() string {
 		invs := len(srv.Invitations())
@@ -90,8 +76,8 @@ policy:
 		delMember = "DELETE /orgs/{org}/memberships/{username}"
 	)
 
-	send("employee.created", "2001")
-	send("employee.updated", "2001") // BambooHR's create+update pair: one hire
+	in.send(t, "employee.created", "2001")
+	in.send(t, "employee.updated", "2001") // BambooHR's create+update pair: one hire
 	expect("hire: invited, teams pending", "pending member [engineering everyone], 1 invitations", 20*time.Second)
 	if !srv.Accept(login) {
 		t.Fatal("no invitation to accept")
@@ -107,7 +93,7 @@ policy:
 	srv.FailNextOn("", 1, http.StatusForbidden, time.Second, "")
 	srv.FailNextOn("", 1, http.StatusBadGateway, 0, "")
 	fake.Update("2001", func(e *bamboohrtest.Employee) { e.Department = "Sales" })
-	send("employee.updated", "2001")
+	in.send(t, "employee.updated", "2001")
 	expect("move through the storm", "active member [everyone sales], 0 invitations", 40*time.Second)
 	if st := srv.Requests(); st.RateLimited < 2 || st.ByStatus[http.StatusBadGateway] != 1 {
 		t.Fatalf("the storm was not served: %+v", st)
@@ -116,8 +102,8 @@ policy:
 	fake.Update("2001", func(e *bamboohrtest.Employee) {
 		e.Status, e.TerminationDate = "Inactive", time.Now().UTC().Format(time.DateOnly)
 	})
-	send("employee.updated", "2001")
-	send("employee.updated", "2001") // a duplicate
+	in.send(t, "employee.updated", "2001")
+	in.send(t, "employee.updated", "2001") // a duplicate
 	expect("terminate", "none, 0 invitations", 20*time.Second)
 	time.Sleep(500 * time.Millisecond) // let the duplicate be handled
 	if n := routes()[delMember]; n != 1 {
@@ -127,7 +113,7 @@ policy:
 	fake.Update("2001", func(e *bamboohrtest.Employee) {
 		e.Status, e.TerminationDate, e.HireDate = "Active", "", time.Now().UTC().Format(time.DateOnly)
 	})
-	send("employee.updated", "2001")
+	in.send(t, "employee.updated", "2001")
 	expect("re-hire: invited again", "pending member [everyone sales], 1 invitations", 20*time.Second)
 	if n := routes()[putMember]; n != 2 {
 		t.Fatalf("%d invitations in all; want 2 (hire, re-hire)", n)
@@ -138,7 +124,7 @@ policy:
 	fake.Put(bamboohrtest.Employee{ID: "2002", FirstName: "Dorothy", LastName: "Vaughan", WorkEmail: "dorothy@example.com",
 		Status: "Active", EmploymentHistoryStatus: "Full-Time", Department: "Engineering", JobTitle: "Engineer", HireDate: "2024-03-01",
 		Fields: map[string]any{field: "dvaughan"}})
-	send("employee.created", "2002")
+	in.send(t, "employee.created", "2002")
 	var reason string
 	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline) && reason == ""; time.Sleep(50 * time.Millisecond) {
 		for _, m := range streamMsgs(t, in.natsURL, streams.DLQ) {

@@ -3,8 +3,6 @@ package main
 import (
 	"fmt"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -61,21 +59,9 @@ policy:
       grant:
         google: {groups: [sales], org_unit: /Sales, license: "%s"}
 `, gw.AdminEmail(), gw.URL(), starter, standard, standard, starter)
-	file := filepath.Join(t.TempDir(), "keycard.yaml")
-	if err := os.WriteFile(file, []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	t.Setenv("KEYCARD_CONFIG", file)
-	in := start(t, t.TempDir())
+	in := startWithConfig(t, cfg)
 	defer in.stop(t)
 
-	send := func(typ, id string) {
-		t.Helper()
-		body := fmt.Sprintf(`{"type":%q,"timestamp":%q,"data":{"companyId":"1","employeeId":%q}}`, typ, time.Now().UTC().Format(time.RFC3339Nano), id)
-		if code, resp := post(t, in.webhookURL, []byte(body)); code != http.StatusAccepted {
-			t.Fatalf("POST = %d %s", code, resp)
-		}
-	}
 	// state is Katherine at Google, as one line.
 	state := func() string {
 		users := gw.Users()
@@ -101,8 +87,8 @@ policy:
 		t.Fatalf("%s:\n got  %s\n want %s", step, got, want)
 	}
 
-	send("employee.created", "2001")
-	send("employee.updated", "2001") // BambooHR's create+update pair: one hire
+	in.send(t, "employee.created", "2001")
+	in.send(t, "employee.updated", "2001") // BambooHR's create+update pair: one hire
 	expect("hire", "suspended=false groups=[engineering@example.com everyone@example.com] ou=/Engineering licence="+standard+" title=Engineer")
 	u := gw.Users()[0]
 	if u.PrimaryEmail != "katherine@example.com" || !u.HasPassword || !u.ChangePasswordAtNextLogin ||
@@ -111,7 +97,7 @@ policy:
 	}
 
 	fake.Update("2001", func(e *bamboohrtest.Employee) { e.Department = "Sales" })
-	send("employee.updated", "2001")
+	in.send(t, "employee.updated", "2001")
 	expect("move", "suspended=false groups=[everyone@example.com sales@example.com] ou=/Sales licence="+starter+" title=Engineer")
 
 	// A storm: Google fails the next reads and writes with 503s and quota
@@ -119,7 +105,7 @@ policy:
 	gw.FailNext(4, googletest.Failure{Status: http.StatusServiceUnavailable})
 	gw.FailNext(4, googletest.Failure{Status: http.StatusForbidden, Reason: "userRateLimitExceeded", Message: "Quota exceeded"})
 	fake.Update("2001", func(e *bamboohrtest.Employee) { e.JobTitle = "Senior Engineer" })
-	send("employee.updated", "2001")
+	in.send(t, "employee.updated", "2001")
 	expect("storm", "suspended=false groups=[everyone@example.com sales@example.com] ou=/Sales licence="+starter+" title=Senior Engineer")
 	if st := gw.Requests(); st.ByStatus[http.StatusServiceUnavailable] != 4 || st.ByStatus[http.StatusForbidden] != 4 {
 		t.Fatalf("storm answers %v; want the 8 injected failures served", st.ByStatus)
@@ -130,8 +116,8 @@ policy:
 	fake.Update("2001", func(e *bamboohrtest.Employee) {
 		e.Status, e.TerminationDate = "Inactive", time.Now().UTC().Format(time.DateOnly)
 	})
-	send("employee.updated", "2001")
-	send("employee.updated", "2001") // a duplicate
+	in.send(t, "employee.updated", "2001")
+	in.send(t, "employee.updated", "2001") // a duplicate
 	expect("terminate", "suspended=true groups=[] ou=/Sales licence="+starter+" title=Senior Engineer")
 	if u, _ := gw.User(u.ID); u.SignOuts != 1 || len(u.ASPs) != 0 || len(u.Tokens) != 0 {
 		t.Fatalf("after termination: %d sign-outs, ASPs %v, tokens %v; want signed out once and nothing left", u.SignOuts, u.ASPs, u.Tokens)
@@ -140,7 +126,7 @@ policy:
 	fake.Update("2001", func(e *bamboohrtest.Employee) {
 		e.Status, e.TerminationDate, e.HireDate = "Active", "", time.Now().UTC().Format(time.DateOnly)
 	})
-	send("employee.updated", "2001")
+	in.send(t, "employee.updated", "2001")
 	expect("re-hire", "suspended=false groups=[everyone@example.com sales@example.com] ou=/Sales licence="+starter+" title=Senior Engineer")
 	if got := gw.Users()[0].ID; got != u.ID {
 		t.Fatalf("re-hire made %s; want %s back", got, u.ID)
@@ -150,7 +136,7 @@ policy:
 	// the hire is dead-lettered, not retried.
 	fake.Put(bamboohrtest.Employee{ID: "2002", FirstName: "Dorothy", LastName: "Vaughan", WorkEmail: "dorothy@personal.example.org",
 		Status: "Active", EmploymentHistoryStatus: "Full-Time", Department: "Sales", JobTitle: "Analyst", HireDate: "2024-03-01"})
-	send("employee.created", "2002")
+	in.send(t, "employee.created", "2002")
 	var dead string
 	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline) && dead == ""; time.Sleep(50 * time.Millisecond) {
 		for _, m := range streamMsgs(t, in.natsURL, streams.DLQ) {

@@ -9,6 +9,8 @@ import (
 	"io"
 	"maps"
 	"net/http"
+	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -100,6 +102,28 @@ func start(t *testing.T, dataDir string) *instance {
 	in.opsURL = logs.field(t, "serving /metrics, /healthz, /readyz", "url")
 	in.natsURL = logs.field(t, "embedded NATS JetStream ready", "nats")
 	return in
+}
+
+// startWithConfig writes yaml as KEYCARD_CONFIG and starts the binary on
+// a fresh data directory; the test stops it.
+func startWithConfig(t *testing.T, yaml string) *instance {
+	t.Helper()
+	file := filepath.Join(t.TempDir(), "keycard.yaml")
+	if err := os.WriteFile(file, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("KEYCARD_CONFIG", file)
+	return start(t, t.TempDir())
+}
+
+// send posts a signed webhook of type typ for employee id, now, and
+// fails unless it is accepted.
+func (in *instance) send(t *testing.T, typ, id string) {
+	t.Helper()
+	body := fmt.Sprintf(`{"type":%q,"timestamp":%q,"data":{"companyId":"1","employeeId":%q}}`, typ, time.Now().UTC().Format(time.RFC3339Nano), id)
+	if code, resp := post(t, in.webhookURL, []byte(body)); code != http.StatusAccepted {
+		t.Fatalf("POST = %d %s", code, resp)
+	}
 }
 
 func (in *instance) stop(t *testing.T) {

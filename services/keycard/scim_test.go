@@ -2,9 +2,6 @@ package main
 
 import (
 	"fmt"
-	"net/http"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -84,21 +81,9 @@ func TestSCIMLifecycleThroughPipeline(t *testing.T) {
 			}
 		}
 	}
-	file := filepath.Join(t.TempDir(), "keycard.yaml")
-	if err := os.WriteFile(file, []byte(cfg.String()), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	t.Setenv("KEYCARD_CONFIG", file)
-	in := start(t, t.TempDir())
+	in := startWithConfig(t, cfg.String())
 	defer in.stop(t)
 
-	send := func(typ string) {
-		t.Helper()
-		body := fmt.Sprintf(`{"type":%q,"timestamp":%q,"data":{"companyId":"1","employeeId":"2001"}}`, typ, time.Now().UTC().Format(time.RFC3339Nano))
-		if code, resp := post(t, in.webhookURL, []byte(body)); code != http.StatusAccepted {
-			t.Fatalf("POST = %d %s", code, resp)
-		}
-	}
 	// state is "<active> <sorted groups>" of Katherine at each vendor.
 	state := func() map[string]string {
 		out := map[string]string{}
@@ -140,19 +125,19 @@ func TestSCIMLifecycleThroughPipeline(t *testing.T) {
 		t.Fatalf("%s:\n got  %v\n want %v", step, got, want)
 	}
 
-	send("employee.created")
-	send("employee.updated") // BambooHR's create+update pair: one hire
+	in.send(t, "employee.created", "2001")
+	in.send(t, "employee.updated", "2001") // BambooHR's create+update pair: one hire
 	expect("hire", true, "engineering", "everyone")
 
 	fake.Update("2001", func(e *bamboohrtest.Employee) { e.Department = "Sales" })
-	send("employee.updated")
+	in.send(t, "employee.updated", "2001")
 	expect("move", true, "everyone", "sales")
 
 	fake.Update("2001", func(e *bamboohrtest.Employee) {
 		e.Status, e.TerminationDate = "Inactive", time.Now().UTC().Format(time.DateOnly)
 	})
-	send("employee.updated")
-	send("employee.updated") // a duplicate
+	in.send(t, "employee.updated", "2001")
+	in.send(t, "employee.updated", "2001") // a duplicate
 	// Notion deprovisions by DELETE (the member leaves the workspace): no
 	// user left there; every other vendor keeps one deactivated user.
 	deadline := time.Now().Add(20 * time.Second)
@@ -176,6 +161,6 @@ func TestSCIMLifecycleThroughPipeline(t *testing.T) {
 	fake.Update("2001", func(e *bamboohrtest.Employee) {
 		e.Status, e.TerminationDate, e.HireDate = "Active", "", time.Now().UTC().Format(time.DateOnly)
 	})
-	send("employee.updated")
+	in.send(t, "employee.updated", "2001")
 	expect("re-hire", true, "everyone", "sales")
 }

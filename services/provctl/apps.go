@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"keycard/pkg/policy"
+	"keycard/pkg/redact"
 )
 
 // What apps check found for an app.
@@ -143,11 +144,7 @@ func (c *cli) probeApp(ctx context.Context, a policy.App, timeout time.Duration)
 	p := f.Probe(ctx, a.Connector(), token, timeout)
 	r.Type = p.Label
 	detail := func(err error) string {
-		s := err.Error()
-		if token != "" {
-			s = strings.ReplaceAll(s, token, "[redacted]") // connector errors never carry it; make sure
-		}
-		return s
+		return redact.Secret(err.Error(), token) // connector errors never carry it; make sure
 	}
 	switch {
 	case p.Simulated != "":

@@ -269,3 +269,13 @@ func granting(cfg *policy.Config, app string, matched []string, k connector.Kind
 func personName(e event.Employee) string {
 	return cmp.Or(e.DisplayName, strings.TrimSpace(cmp.Or(e.PreferredName, e.FirstName)+" "+e.LastName))
 }
+
+// sortedKeys is m's keys in order.
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
+}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -18,6 +17,7 @@ import (
 	"keycard/pkg/policy"
 	"keycard/pkg/ratelimit"
 	"keycard/pkg/reconcile"
+	"keycard/pkg/redact"
 	"keycard/pkg/streams"
 	"keycard/pkg/workers"
 )
@@ -191,7 +191,7 @@ func (c *cli) reconcileApp(ctx context.Context, js jetstream.JetStream, store *r
 	rep, err = reconcile.Run{JS: js, Store: store, App: a.Name, Connector: listing{conn, counted}, Evaluate: workers.Evaluator(cfg, a.Name, f, retired),
 		Fix: fix, DeactivateOrphans: a.Reconcile.Orphans == policy.OrphansDeactivate, Now: c.now}.Run(ctx)
 	if err != nil {
-		return rep, "", redact(err, token)
+		return rep, "", errors.New(redact.Secret(err.Error(), token)) // a vendor may echo it
 	}
 	if fix {
 		fmt.Fprintf(c.stderr, "%s: %s handed to the worker (reason %s); follow them with provctl reconcile status\n",
@@ -208,14 +208,6 @@ type listing struct {
 
 func (l listing) List(ctx context.Context, fn func(connector.Account) error) error {
 	return l.list(ctx, fn)
-}
-
-// redact removes the credential from an error, should a vendor echo it.
-func redact(err error, token string) error {
-	if s := err.Error(); token != "" && strings.Contains(s, token) {
-		return errors.New(strings.ReplaceAll(s, token, "[redacted]"))
-	}
-	return err
 }
 
 // countHeader is the table's class columns, worst first.
@@ -342,14 +334,4 @@ func (c *cli) reconcileStatus(ctx context.Context, g globals, args []string) err
 		t.row(append(append(row, counts...), when(st.Next), pol, published, strconv.FormatUint(st.ReplayPending, 10))...)
 	}
 	return t.flush()
-}
-
-// sortedKeys is m's keys in order.
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	slices.Sort(out)
-	return out
 }

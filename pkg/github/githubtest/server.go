@@ -39,6 +39,7 @@ import (
 	"crypto/rand"
 	"crypto/subtle"
 	"encoding/hex"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -232,17 +233,8 @@ func (s *Server) Requests() Stats {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	st := s.stats
-	st.ByRoute = copyCounts(s.stats.ByRoute)
-	st.ByStatus = copyCounts(s.stats.ByStatus)
+	st.ByRoute, st.ByStatus = maps.Clone(s.stats.ByRoute), maps.Clone(s.stats.ByStatus)
 	return st
-}
-
-func copyCounts[K comparable](m map[K]int) map[K]int {
-	out := make(map[K]int, len(m))
-	for k, v := range m {
-		out[k] = v
-	}
-	return out
 }
 
 // ServeHTTP runs the pipeline: count → auth → primary limit → injected

@@ -30,6 +30,7 @@ package googletest
 
 import (
 	"cmp"
+	"maps"
 	"math"
 	"net/http"
 	"net/http/httptest"
@@ -239,14 +240,7 @@ func (s *Server) Requests() Stats {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	st := s.stats
-	st.ByRoute = make(map[string]int, len(s.stats.ByRoute))
-	for k, v := range s.stats.ByRoute {
-		st.ByRoute[k] = v
-	}
-	st.ByStatus = make(map[int]int, len(s.stats.ByStatus))
-	for k, v := range s.stats.ByStatus {
-		st.ByStatus[k] = v
-	}
+	st.ByRoute, st.ByStatus = maps.Clone(s.stats.ByRoute), maps.Clone(s.stats.ByStatus)
 	return st
 }
 
