@@ -9,10 +9,15 @@
 //     503 with Retry-After, Google's rate-limit 403s);
 //   - partial: the step did what it is for but left out something that
 //     grants or removes no access; the plan goes on and reports it;
+//   - auth: the app refused Keycard's credential (a 401, a 403 saying the
+//     token lacks the rights it needs): nothing about the event is wrong,
+//     so the worker pauses the app instead of dead-lettering events one by
+//     one. An auth error is usually permanent too; the worker asks IsAuth
+//     first;
 //   - anything else is transient without a hint and retried with backoff.
 //
 // An error can carry its class in two ways: wrapped by [Permanent],
-// [RetryAfter] or [Partial], or by having the method itself (a typed
+// [RetryAfter], [Partial] or [Auth], or by having the method itself (a typed
 // client error such as *bamboohr.APIError knows its class from its
 // status code). The predicates look through wrapping for both.
 package fault
@@ -105,6 +110,25 @@ func find(err error, match func(error) bool) error {
 	return nil
 }
 
+// Auth marks err as the app refusing Keycard's credential. The error stays
+// permanent if it was.
+func Auth(err error) error {
+	if err == nil {
+		return nil
+	}
+	return authError{err}
+}
+
+// IsAuth reports whether err, or anything it wraps, is an auth failure:
+// made by [Auth] or an error whose Auth method says so (a vendor client's
+// typed error knows it from its status code).
+func IsAuth(err error) bool {
+	return find(err, func(e error) bool {
+		a, ok := e.(interface{ Auth() bool })
+		return ok && a.Auth()
+	}) != nil
+}
+
 type permanentError struct{ err error }
 
 func (e permanentError) Error() string   { return e.err.Error() }
@@ -124,3 +148,9 @@ type partialError struct{ err error }
 
 func (e partialError) Error() string { return e.err.Error() }
 func (e partialError) Unwrap() error { return e.err }
+
+type authError struct{ err error }
+
+func (e authError) Error() string { return e.err.Error() }
+func (e authError) Unwrap() error { return e.err }
+func (e authError) Auth() bool    { return true }

@@ -16,6 +16,7 @@ type typed struct {
 func (e typed) Error() string            { return fmt.Sprintf("status %d", e.status) }
 func (e typed) Permanent() bool          { return e.status >= 400 && e.status < 500 && e.status != 429 }
 func (e typed) RetryHint() time.Duration { return e.after }
+func (e typed) Auth() bool               { return e.status == 401 }
 
 func TestClasses(t *testing.T) {
 	t.Parallel()
@@ -26,20 +27,25 @@ func TestClasses(t *testing.T) {
 		permanent bool
 		partial   bool
 		hint      time.Duration
+		auth      bool
 	}{
-		{"nil", nil, false, false, 0},
-		{"bare error is transient", base, false, false, 0},
-		{"permanent", Permanent(base), true, false, 0},
-		{"permanent wrapped by fmt", fmt.Errorf("create: %w", Permanent(base)), true, false, 0},
-		{"retry after", RetryAfter(3*time.Second, base), false, false, 3 * time.Second},
-		{"zero retry after is no hint", RetryAfter(0, base), false, false, 0},
-		{"partial", Partial(base), false, true, 0},
-		{"typed 404 is permanent", typed{status: 404}, true, false, 0},
-		{"typed 429 carries its hint", fmt.Errorf("get: %w", typed{status: 429, after: time.Minute}), false, false, time.Minute},
-		{"typed 429 marked permanent by the caller", Permanent(typed{status: 429}), true, false, 0},
-		{"joined with a permanent one", errors.Join(base, Permanent(base)), true, false, 0},
-		{"a transient typed error before a permanent one", errors.Join(typed{status: 503}, Permanent(base)), true, false, 0},
-		{"a hint behind a part without one", fmt.Errorf("x: %w", errors.Join(typed{status: 503}, RetryAfter(time.Second, base))), false, false, time.Second},
+		{"nil", nil, false, false, 0, false},
+		{"bare error is transient", base, false, false, 0, false},
+		{"permanent", Permanent(base), true, false, 0, false},
+		{"permanent wrapped by fmt", fmt.Errorf("create: %w", Permanent(base)), true, false, 0, false},
+		{"retry after", RetryAfter(3*time.Second, base), false, false, 3 * time.Second, false},
+		{"zero retry after is no hint", RetryAfter(0, base), false, false, 0, false},
+		{"partial", Partial(base), false, true, 0, false},
+		{"typed 404 is permanent", typed{status: 404}, true, false, 0, false},
+		{"typed 429 carries its hint", fmt.Errorf("get: %w", typed{status: 429, after: time.Minute}), false, false, time.Minute, false},
+		{"typed 429 marked permanent by the caller", Permanent(typed{status: 429}), true, false, 0, false},
+		{"joined with a permanent one", errors.Join(base, Permanent(base)), true, false, 0, false},
+		{"a transient typed error before a permanent one", errors.Join(typed{status: 503}, Permanent(base)), true, false, 0, false},
+		{"a hint behind a part without one", fmt.Errorf("x: %w", errors.Join(typed{status: 503}, RetryAfter(time.Second, base))), false, false, time.Second, false},
+		{"auth", Auth(base), false, false, 0, true},
+		{"auth keeps permanent", fmt.Errorf("list: %w", Auth(Permanent(base))), true, false, 0, true},
+		{"typed 401 is auth and permanent", fmt.Errorf("get: %w", typed{status: 401}), true, false, 0, true},
+		{"an auth part in a join", errors.Join(base, typed{status: 401}), true, false, 0, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -48,6 +54,9 @@ func TestClasses(t *testing.T) {
 			}
 			if got := IsPartial(tt.err); got != tt.partial {
 				t.Errorf("IsPartial = %v, want %v", got, tt.partial)
+			}
+			if got := IsAuth(tt.err); got != tt.auth {
+				t.Errorf("IsAuth = %v, want %v", got, tt.auth)
 			}
 			hint, ok := RetryAfterHint(tt.err)
 			if hint != tt.hint || ok != (tt.hint > 0) {
@@ -62,7 +71,7 @@ func TestClasses(t *testing.T) {
 func TestTextUnchanged(t *testing.T) {
 	t.Parallel()
 	base := errors.New("429 Too Many Requests (retry after 2s)")
-	for _, err := range []error{Permanent(base), RetryAfter(2*time.Second, base), Partial(base)} {
+	for _, err := range []error{Permanent(base), RetryAfter(2*time.Second, base), Partial(base), Auth(base)} {
 		if err.Error() != base.Error() {
 			t.Errorf("%q, want %q", err.Error(), base.Error())
 		}
@@ -74,7 +83,7 @@ func TestTextUnchanged(t *testing.T) {
 
 func TestNilStaysNil(t *testing.T) {
 	t.Parallel()
-	if Permanent(nil) != nil || RetryAfter(time.Second, nil) != nil || Partial(nil) != nil {
+	if Permanent(nil) != nil || RetryAfter(time.Second, nil) != nil || Partial(nil) != nil || Auth(nil) != nil {
 		t.Fatal("a class around nil must be nil")
 	}
 }
