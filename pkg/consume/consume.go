@@ -43,7 +43,26 @@ type Pipeline[D Message] struct {
 	// MaxHandle bounds one handling. A message already received finishes
 	// even while shutting down (its context does not end with Run's).
 	MaxHandle time.Duration
-	Log       zerolog.Logger
+	// Gate, if set, holds the pulls while it is shut (an app paused by its
+	// circuit): nothing more is fetched, and a fetch still waiting for
+	// messages ends at once.
+	Gate Gate
+	Log  zerolog.Logger
+}
+
+// Gate holds a pipeline's pulls while it is shut.
+type Gate interface {
+	// Wait blocks while the gate is shut and returns a context that ends
+	// when it shuts again (with its cancel), or ctx's error.
+	Wait(ctx context.Context) (context.Context, context.CancelFunc, error)
+}
+
+// open waits for p's gate; without one, ctx is always open.
+func (p Pipeline[D]) open(ctx context.Context) (context.Context, context.CancelFunc, error) {
+	if p.Gate == nil {
+		return ctx, func() {}, ctx.Err()
+	}
+	return p.Gate.Wait(ctx)
 }
 
 // Run consumes every durable until ctx is done, then lets in-flight
@@ -83,13 +102,25 @@ func (p Pipeline[D]) consume(ctx context.Context, d Durable) {
 			continue
 		}
 		for ctx.Err() == nil {
-			n := reserve(ctx, slots, fetchBatch)
-			if n == 0 {
+			gctx, closeGate, err := p.open(ctx)
+			if err != nil {
 				break
 			}
-			// The fetch ends with ctx: messages it already received are
-			// still handed out, the rest stay with the server.
-			fctx, cancel := context.WithTimeout(ctx, expiry)
+			n := reserve(gctx, slots, fetchBatch)
+			if n == 0 {
+				closeGate()
+				continue
+			}
+			// The fetch ends with ctx or the gate: messages it already
+			// received are still handed out, the rest stay with the
+			// server.
+			if gctx.Err() != nil { // shut while waiting for a slot
+				release(slots, n)
+				closeGate()
+				continue
+			}
+			fctx, cancelFetch := context.WithTimeout(gctx, expiry)
+			cancel := func() { cancelFetch(); closeGate() }
 			batch, err := cons.Fetch(n, jetstream.FetchContext(fctx))
 			if err != nil {
 				cancel()
@@ -109,7 +140,7 @@ func (p Pipeline[D]) consume(ctx context.Context, d Durable) {
 					})
 				}
 				release(slots, n-got)
-				if err := batch.Error(); err != nil && ctx.Err() == nil && !errors.Is(err, context.DeadlineExceeded) {
+				if err := batch.Error(); err != nil && gctx.Err() == nil && !errors.Is(err, context.DeadlineExceeded) {
 					log.Warn().Err(err).Msg("fetch")
 				}
 			})

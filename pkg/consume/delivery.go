@@ -2,6 +2,7 @@ package consume
 
 import (
 	"context"
+	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
@@ -22,6 +23,14 @@ type Delivery struct {
 }
 
 func (d *Delivery) delivery() *Delivery { return d }
+
+// Requeue hands the message back to be delivered again after delay, with
+// outcome: a middleware that knows the failure is not the message's (the
+// app is paused) settles it so, and the dead letters never see it.
+func (d *Delivery) Requeue(delay time.Duration, outcome string) {
+	_ = d.Msg.NakWithDelay(delay)
+	d.settled, d.Outcome = true, outcome
+}
 
 // Message is a service's delivery type: a struct embedding *Delivery
 // (the unexported method is promoted, so nothing else satisfies it).

@@ -88,6 +88,13 @@ func (e *Error) Error() string {
 // invitation cap pauses only invitations and is not one.
 func (e *Error) Throttled() bool { return e.Limit == PrimaryLimit || e.Limit == SecondaryLimit }
 
+// Auth implements fault's auth class: a 401 (the token expired, was
+// revoked or is not for this host), or a 403 that is no rate limit (the
+// token's owner is no longer an organisation owner, or it lacks a scope).
+func (e *Error) Auth() bool {
+	return e.Status == http.StatusUnauthorized || (e.Status == http.StatusForbidden && e.Limit == NoLimit)
+}
+
 // IsNotFound reports whether err is GitHub's 404.
 func IsNotFound(err error) bool {
 	e, ok := errors.AsType[*Error](err)

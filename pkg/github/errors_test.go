@@ -132,3 +132,25 @@ func FuzzLimitOf(f *testing.F) {
 		}
 	})
 }
+
+// A refused or under-privileged token pauses the app; a rate-limit 403
+// does not.
+func TestAuthClass(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		e    Error
+		want bool
+	}{
+		{Error{Status: 401}, true},
+		{Error{Status: 403, Message: "Must have admin rights to Repository."}, true},
+		{Error{Status: 403, Limit: SecondaryLimit}, false},
+		{Error{Status: 403, Limit: PrimaryLimit}, false},
+		{Error{Status: 404}, false},
+		{Error{Status: 422, Limit: InvitationLimit}, false},
+	}
+	for _, tt := range tests {
+		if got := fault.IsAuth(&tt.e); got != tt.want {
+			t.Errorf("%d %s: IsAuth = %v, want %v", tt.e.Status, tt.e.Limit, got, tt.want)
+		}
+	}
+}

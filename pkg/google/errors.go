@@ -84,6 +84,14 @@ func (e *Error) RetryHint() time.Duration {
 	return e.RetryAfter
 }
 
+// Auth implements fault's auth class: a 401, or the token endpoint
+// refusing the service account (a deleted key, domain-wide delegation
+// withdrawn). A 403 is not one: Google answers it for one resource too
+// (a super admin Keycard may not change).
+func (e *Error) Auth() bool {
+	return e.Status == http.StatusUnauthorized || (e.Op == "token" && e.Status >= 400 && e.Status < 500 && e.Status != http.StatusTooManyRequests)
+}
+
 // IsNotFound reports whether err is a 404.
 func IsNotFound(err error) bool { return hasStatus(err, http.StatusNotFound) }
 

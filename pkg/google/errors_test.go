@@ -160,3 +160,26 @@ func TestClean(t *testing.T) {
 		}
 	}
 }
+
+// A 401 or a refused service account pauses the app; a 403 about one
+// resource and a quota answer do not.
+func TestAuthClass(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		e    Error
+		want bool
+	}{
+		{Error{Op: "users.get", Status: 401}, true},
+		{Error{Op: "token", Status: 400, Reason: "invalid_grant"}, true},
+		{Error{Op: "token", Status: 401, Reason: "unauthorized_client"}, true},
+		{Error{Op: "token", Status: 429}, false},
+		{Error{Op: "token", Status: 503}, false},
+		{Error{Op: "users.update", Status: 403, Reason: "forbidden"}, false},
+		{Error{Op: "users.list", Status: 403, Reason: "userRateLimitExceeded"}, false},
+	}
+	for _, tt := range tests {
+		if got := fault.IsAuth(&tt.e); got != tt.want {
+			t.Errorf("%s %d %s: IsAuth = %v, want %v", tt.e.Op, tt.e.Status, tt.e.Reason, got, tt.want)
+		}
+	}
+}

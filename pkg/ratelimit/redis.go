@@ -41,6 +41,16 @@ func NewRedis(rdb *redis.Client, limits map[string]Limit) *Redis {
 // nothing.
 const minRetry = time.Millisecond
 
+// StoreError is the pacer's Redis failing while pacing Key: transient,
+// and to the worker's circuit a store failure like the ledger's.
+type StoreError struct {
+	Key string
+	Err error
+}
+
+func (e *StoreError) Error() string { return fmt.Sprintf("rate limit %s: %v", e.Key, e.Err) }
+func (e *StoreError) Unwrap() error { return e.Err }
+
 // Wait implements Limiter.
 func (l *Redis) Wait(ctx context.Context, key string) error {
 	if err := ctx.Err(); err != nil {
@@ -57,7 +67,7 @@ func (l *Redis) Wait(ctx context.Context, key string) error {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		return fmt.Errorf("rate limit %s: %w", key, err)
+		return &StoreError{Key: key, Err: err}
 	}
 	for {
 		cur, paused := l.paces.current(ctx, key, gcra)

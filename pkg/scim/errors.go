@@ -88,6 +88,13 @@ func (e *Error) Error() string {
 	return b.String()
 }
 
+// Auth implements fault's auth class: a 401 (the token expired or was
+// revoked) or a 403 (the token lacks the SCIM rights, or the plan lacks
+// SCIM): the whole tenant refuses, so the worker pauses the app.
+func (e *Error) Auth() bool {
+	return e.Status == http.StatusUnauthorized || e.Status == http.StatusForbidden
+}
+
 // IsConflict reports whether err is the provider saying the resource already
 // exists: a 409 (RFC 7644 §3.3 scimType "uniqueness"), or the status the
 // profile lists in CreateConflictStatus. The caller adopts the existing

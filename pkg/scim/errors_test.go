@@ -142,3 +142,15 @@ func FuzzErrorBody(f *testing.F) {
 		}
 	})
 }
+
+// A refused token is the tenant's answer, not the event's: the worker
+// pauses the app on it (fault.IsAuth) instead of dead-lettering.
+func TestAuthClass(t *testing.T) {
+	t.Parallel()
+	for status, want := range map[int]bool{401: true, 403: true, 404: false, 409: false, 429: false, 503: false} {
+		err := classify(&Error{Status: status}, transientStatus(status))
+		if got := fault.IsAuth(err); got != want {
+			t.Errorf("%d: IsAuth = %v, want %v", status, got, want)
+		}
+	}
+}

@@ -63,8 +63,10 @@ func (w *Worker) handle(ctx context.Context, d *Delivery) (err error) {
 	d.token = claim.Token
 	defer func() {
 		// A transient failure gives the lease back so a retry can claim
-		// it; a permanent one keeps it for the dead-letter step.
-		if err != nil && !fault.IsPermanent(err) {
+		// it; a permanent one keeps it for the dead-letter step. An auth
+		// failure is the app's, not the event's: the circuit hands it
+		// back, so it gives the lease back too.
+		if err != nil && (!fault.IsPermanent(err) || fault.IsAuth(err)) {
 			_ = w.cfg.Ledger.Release(ctx, key, d.token)
 			d.token = ""
 		}
@@ -215,7 +217,7 @@ func (w *Worker) converge(ctx context.Context, d *Delivery) (string, error) {
 	}
 	cur, err := w.cfg.Connector.Find(ctx, p)
 	if err != nil {
-		return "", fmt.Errorf("find account: %w", err)
+		return "", fmt.Errorf("find account: %w", appError{err})
 	}
 	d.plan = connector.Plan(cur, want, p)
 	if len(warnings) > 0 {
@@ -265,6 +267,9 @@ func (w *Worker) converge(ctx context.Context, d *Delivery) (string, error) {
 		return err
 	}
 	cur, _, err = connector.Apply(ctx, w.cfg.Connector, cur, p, d.plan, pace)
+	if err != nil {
+		err = appError{err}
+	}
 	if cur != nil && cur.ID != "" && cur.ID != p.AccountID {
 		w.rememberAccount(ctx, e.ID, cur.ID)
 	}

@@ -2,10 +2,12 @@ package worker
 
 import (
 	"context"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"keycard/pkg/circuit"
 	"keycard/pkg/event"
 	"keycard/pkg/metrics"
 	"keycard/pkg/ratelimit"
@@ -26,14 +28,16 @@ type Metrics struct {
 	leasesLost  *prometheus.CounterVec
 	pace        *prometheus.GaugeVec
 	throttled   *prometheus.CounterVec
+	paused      *prometheus.GaugeVec
+	pauses      *prometheus.CounterVec
 }
 
-var outcomes = []string{"applied", "noop", "duplicate", "stale", "held", "dead_lettered", "retry"}
+var outcomes = []string{"applied", "noop", "duplicate", "stale", "held", "dead_lettered", "retry", "paused"}
 
 // NewMetrics registers the worker metrics on reg.
 func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m := &Metrics{
-		events:      metrics.CounterVec(reg, "keycard_worker_events_total", "Events handled, by app, kind and outcome (applied, noop, duplicate, stale, held, dead_lettered, retry).", "app", "kind", "outcome"),
+		events:      metrics.CounterVec(reg, "keycard_worker_events_total", "Events handled, by app, kind and outcome (applied, noop, duplicate, stale, held, dead_lettered, retry, paused: handed back while the app is paused).", "app", "kind", "outcome"),
 		duration:    metrics.HistogramVec(reg, "keycard_worker_handle_duration_seconds", "Time to handle one event, including the app's API calls.", prometheus.ExponentialBuckets(0.001, 2, 15), "app"), // 1ms … 16s
 		endToEnd:    metrics.HistogramVec(reg, "keycard_worker_end_to_end_seconds", "From the HR change (occurred_at) to applied in the app: the time-to-provision/deprovision SLO.", []float64{0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600}, "app"),
 		held:        metrics.CounterVec(reg, "keycard_worker_held_total", "Deactivations held by the blast-radius guard.", "app"),
@@ -45,6 +49,8 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m.heldNow = metrics.GaugeVec(reg, "keycard_worker_held_pending", "Deactivations held by the blast-radius guard and not yet released or rejected.", "app")
 	m.leasesLost = metrics.CounterVec(reg, "keycard_worker_leases_lost_total", "Applies stopped because a ledger lease could not be renewed (lost, or the store unreachable for 2/3 of a lease).", "app")
 	m.pace = metrics.GaugeVec(reg, "keycard_app_pace_writes_per_minute", "The pace writes to the app are held to now: its fixed rate_limit, or where an adaptive one has got to.", "app")
+	m.paused = metrics.GaugeVec(reg, "keycard_worker_app_paused", "1 while the app is paused by its circuit (reason auth, outage or store; cause: the first failing request's error). The series goes when the app resumes.", "app", "reason", "cause")
+	m.pauses = metrics.CounterVec(reg, "keycard_worker_app_pauses_total", "Times the app's circuit opened, by reason.", "app", "reason")
 	m.throttled = metrics.CounterVec(reg, "keycard_worker_throttled_total", "Answers in which the app throttled Keycard (a 429, or its rate-limit equivalent).", "app")
 	return m
 }
@@ -81,6 +87,28 @@ func (a *appMetrics) observe(kind, outcome string, took time.Duration, occurred,
 	a.duration.Observe(took.Seconds())
 	if outcome == "applied" && !occurred.IsZero() {
 		a.endToEnd.Observe(now.Sub(occurred).Seconds())
+	}
+}
+
+// CircuitChanged is app's circuit.Config.Changed: it shows the pause as
+// keycard_worker_app_paused and counts each one.
+func (m *Metrics) CircuitChanged(app string) func(circuit.State) {
+	for _, r := range circuit.Reasons {
+		m.pauses.WithLabelValues(app, string(r))
+	}
+	var mu sync.Mutex
+	var shown circuit.State
+	return func(st circuit.State) {
+		mu.Lock()
+		defer mu.Unlock()
+		if shown.Open && (!st.Open || !st.Since.Equal(shown.Since)) {
+			m.paused.DeleteLabelValues(app, string(shown.Reason), shown.Cause)
+		}
+		if st.Open && (!shown.Open || !st.Since.Equal(shown.Since)) {
+			m.paused.WithLabelValues(app, string(st.Reason), st.Cause).Set(1)
+			m.pauses.WithLabelValues(app, string(st.Reason)).Inc()
+		}
+		shown = st
 	}
 }
 

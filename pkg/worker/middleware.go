@@ -42,15 +42,19 @@ type Delivery struct {
 type Handler = consume.Handler[*Delivery]
 
 // pipeline is the runtime for the app's durables: undecodable → metrics →
-// log → dead-letter → retry → recover → handle.
+// log → dead-letter → circuit → retry → recover → handle.
 func (w *Worker) pipeline() consume.Pipeline[*Delivery] {
 	dead := consume.DeadLetters[*Delivery]{JS: w.js, MaxDeliver: w.cfg.MaxDeliver, Now: w.cfg.Now,
 		Letter: w.letter, Dead: w.dead}.Middleware
-	return consume.Pipeline[*Delivery]{
+	p := consume.Pipeline[*Delivery]{
 		Handler: consume.Chain(w.handle, undecodable(dead), consume.Measure(w.measure),
-			consume.Log("event", logPlan), dead, consume.Retry[*Delivery](w.cfg.InProcess), consume.Recover),
+			consume.Log("event", logPlan), dead, w.pauses, consume.Retry[*Delivery](w.cfg.InProcess), consume.Recover),
 		Wrap: w.decode, Backoff: w.cfg.RetryBase, MaxBackoff: w.cfg.RetryMax, MaxHandle: maxHandle, Log: w.log,
 	}
+	if w.cfg.Circuit != nil {
+		p.Gate = w.cfg.Circuit
+	}
+	return p
 }
 
 // maxHandle bounds one handling (the pre-lease AckWait default). The lease

@@ -19,6 +19,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
 
+	"keycard/pkg/circuit"
 	"keycard/pkg/connector"
 	"keycard/pkg/consume"
 	"keycard/pkg/event"
@@ -70,7 +71,10 @@ type Config struct {
 	// InProcess bounds the quick in-process retries of one delivery before
 	// it is NAKed with a delay; default 10s.
 	InProcess time.Duration
-	Now       func() time.Time
+	// Circuit pauses the app on consecutive auth failures, outages or an
+	// unreachable store (pkg/circuit); nil: never paused.
+	Circuit *circuit.Breaker
+	Now     func() time.Time
 }
 
 func (c *Config) defaults() {
@@ -167,7 +171,10 @@ func (w *Worker) consumers() []consumerSpec {
 	base := func(name string, filters ...string) jetstream.ConsumerConfig {
 		c := jetstream.ConsumerConfig{
 			Durable: name, AckPolicy: jetstream.AckExplicitPolicy,
-			AckWait: w.cfg.AckWait, MaxDeliver: w.cfg.MaxDeliver, MaxAckPending: w.cfg.Concurrency * 4,
+			// The server never gives up on an event (-1): the dead letters
+			// count its deliveries against MaxDeliver, and an event handed
+			// back while the app is paused must come again however often.
+			AckWait: w.cfg.AckWait, MaxDeliver: -1, MaxAckPending: w.cfg.Concurrency * 4,
 			DeliverPolicy: jetstream.DeliverAllPolicy,
 		}
 		if len(filters) == 1 {

@@ -327,6 +327,8 @@ func TestPanicDeadLetters(t *testing.T) {
 	}
 	h.publish(t, ev(event.Hired, 1, employee("7", "Engineering")), "h7")
 	waitFor(t, "next hire applied", func() bool { return h.account(t, "7") != nil })
+	// The audit record follows the account by a moment.
+	waitFor(t, "audit", func() bool { return len(h.audits(t)) == 2 })
 	if got := auditOutcomes(h.audits(t)); !slices.Equal(got, []string{"6:1:dead_lettered", "7:1:applied"}) {
 		t.Fatalf("audit = %v", got)
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/rs/zerolog"
 	"golang.org/x/sync/errgroup"
 
+	"keycard/pkg/circuit"
 	"keycard/pkg/connector"
 	"keycard/pkg/connector/registry"
 	"keycard/pkg/connectors"
@@ -55,6 +56,16 @@ type Settings struct {
 	// (a pod's name); the single binary with its embedded NATS keeps a
 	// generated one in its data directory.
 	InstanceID string `envconfig:"KEYCARD_INSTANCE_ID"`
+	// An app pauses after this many consecutive failures of one kind: the
+	// app refusing the credential, the app failing (5xx, timeouts), the
+	// ledger or pacer store unreachable (pkg/circuit). While paused it
+	// probes every CircuitProbeEvery, doubling up to CircuitProbeMax, and
+	// resumes on the first success.
+	CircuitAuthTrip   int           `envconfig:"KEYCARD_CIRCUIT_AUTH_TRIP" default:"3"`
+	CircuitOutageTrip int           `envconfig:"KEYCARD_CIRCUIT_OUTAGE_TRIP" default:"10"`
+	CircuitStoreTrip  int           `envconfig:"KEYCARD_CIRCUIT_STORE_TRIP" default:"3"`
+	CircuitProbeEvery time.Duration `envconfig:"KEYCARD_CIRCUIT_PROBE_EVERY" default:"15s"`
+	CircuitProbeMax   time.Duration `envconfig:"KEYCARD_CIRCUIT_PROBE_MAX" default:"5m"`
 }
 
 // LoadPolicy loads and checks KEYCARD_CONFIG; call it before anything
@@ -128,6 +139,10 @@ func Serve(ctx context.Context, js jetstream.JetStream, cfg *policy.Config, s Se
 		return err
 	}
 	converged := reconcile.NewMetrics(reg)
+	circuits, err := circuit.OpenBucket(ctx, js, replicas)
+	if err != nil {
+		return err
+	}
 	g, gctx := errgroup.WithContext(ctx)
 	for _, a := range apps {
 		// Reads, where a vendor counts them, come out of the app's budget
@@ -155,12 +170,20 @@ func Serve(ctx context.Context, js jetstream.JetStream, cfg *policy.Config, s Se
 			return err
 		}
 		evaluate := Evaluator(cfg, a.Name, f, applied.Managed)
+		breaker, err := circuit.New(ctx, circuits, circuit.Config{App: a.Name, Instance: instance,
+			Trip:       map[circuit.Reason]int{circuit.Auth: s.CircuitAuthTrip, circuit.Outage: s.CircuitOutageTrip, circuit.Store: s.CircuitStoreTrip},
+			ProbeEvery: s.CircuitProbeEvery, ProbeMax: s.CircuitProbeMax, Probe: prober(f, a, led),
+			Changed: metrics.CircuitChanged(a.Name), Log: log.With().Str("app", a.Name).Logger()})
+		if err != nil {
+			return err
+		}
+		g.Go(func() error { breaker.Run(gctx); return nil })
 		w, err := worker.New(ctx, js, worker.Config{
 			App: a.Name, DryRun: dryRun, Connector: conn, Evaluate: evaluate,
 			Ledger: led, Versions: vers, Limiter: pace,
 			Guard:       worker.GuardLimits{MaxDeactivations: a.Guard.MaxDeactivations, MaxShare: a.Guard.MaxShare, Window: a.Guard.Window},
 			Concurrency: s.WorkerConcurrency, MaxDeliver: s.WorkerMaxDeliver,
-			Lease: s.Lease, AckWait: s.AckWait, Holder: holder,
+			Lease: s.Lease, AckWait: s.AckWait, Holder: holder, Circuit: breaker,
 		}, log, metrics)
 		if err != nil {
 			return fmt.Errorf("worker %s: %w", a.Name, err)
@@ -173,6 +196,24 @@ func Serve(ctx context.Context, js jetstream.JetStream, cfg *policy.Config, s Se
 		g.Go(func() error { c.run(gctx); return nil })
 	}
 	return g.Wait()
+}
+
+// prober is app's circuit probe: the store's with a ledger read, the
+// app's with its factory's read-only probe (provctl apps check's), which
+// for an app without a credential checks only its settings.
+func prober(f registry.Factory, a policy.App, led ledger.Ledger) func(context.Context, circuit.Reason) error {
+	return func(ctx context.Context, r circuit.Reason) error {
+		if r == circuit.Store {
+			_, _, err := led.Get(ctx, "circuit-probe")
+			return err
+		}
+		token := ""
+		if a.Credential() != "" {
+			token = os.Getenv(a.Credential())
+		}
+		deadline, _ := ctx.Deadline()
+		return f.Probe(ctx, a.Connector(), token, time.Until(deadline)).Err
+	}
 }
 
 func selectApps(cfg *policy.Config, only []string) ([]policy.App, error) {

@@ -150,7 +150,20 @@ func New(opts ...Option) *Server {
 func (s *Server) URL() string { return s.ts.URL + s.basePath }
 
 // Token is the bearer token the server accepts.
-func (s *Server) Token() string { return s.token }
+func (s *Server) Token() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.token
+}
+
+// SetToken makes the server accept only tok from now on: the old token is
+// revoked (every request with it gets the vendor's 401) until it is set
+// back.
+func (s *Server) SetToken(tok string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.token = tok
+}
 
 // Client returns an HTTP client for the server.
 func (s *Server) Client() *http.Client { return s.ts.Client() }
@@ -364,7 +377,7 @@ func (s *Server) authorized(r *http.Request) bool {
 	if !ok || !strings.EqualFold(scheme, "Bearer") {
 		return false
 	}
-	return subtle.ConstantTimeCompare([]byte(strings.TrimSpace(tok)), []byte(s.token)) == 1
+	return subtle.ConstantTimeCompare([]byte(strings.TrimSpace(tok)), []byte(s.Token())) == 1
 }
 
 func (s *Server) vendor() string {
