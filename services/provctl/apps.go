@@ -2,12 +2,16 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
+
+	"keycard/pkg/circuit"
 	"keycard/pkg/policy"
 	"keycard/pkg/redact"
 )
@@ -17,6 +21,7 @@ const (
 	appOK        = "ok"        // the connector reached the app with its credential
 	appError     = "error"     // the credential is set, and the check failed
 	appSimulated = "simulated" // the worker runs it dry-run in memory: nothing to reach
+	appPaused    = "paused"    // its circuit is open: the workers do not pull its events
 )
 
 // appCheck is one app's line of `apps check`.
@@ -36,6 +41,21 @@ type appCheck struct {
 	// read or not served.
 	Patch  *bool  `json:"patch"`
 	Detail string `json:"detail,omitempty"`
+	// Circuit is the app's circuit as the workers share it; null when
+	// NATS could not be read.
+	Circuit *circuit.State `json:"circuit"`
+}
+
+// circuitCell is the CIRCUIT column: closed, paused (reason) or - when
+// unknown.
+func (r appCheck) circuitCell() string {
+	switch {
+	case r.Circuit == nil:
+		return "-"
+	case r.Circuit.Open:
+		return "paused (" + string(r.Circuit.Reason) + ")"
+	}
+	return "closed"
 }
 
 // credential is the CREDENTIAL column: $VAR set, $VAR unset, or -.
@@ -83,27 +103,48 @@ func (c *cli) appsCheck(ctx context.Context, g globals, args []string) error {
 	for i, a := range cfg.Apps {
 		wg.Go(func() { checks[i] = c.probeApp(ctx, a, g.timeout) })
 	}
+	var circuits map[string]circuit.State
+	wg.Go(func() { circuits = c.circuits(ctx, g, cfg.Apps) })
 	wg.Wait()
 
-	var ok, failing, simulated int
-	for _, r := range checks {
+	var ok, failing, paused, simulated int
+	for i := range checks {
+		r := &checks[i]
+		if st, known := circuits[r.App]; known {
+			r.Circuit = &st
+			if st.Open {
+				detail := fmt.Sprintf("since %s: %s", st.Since.UTC().Format(time.RFC3339), st.Cause)
+				if st.Probes > 0 {
+					detail += fmt.Sprintf("; %d probes failed", st.Probes)
+				}
+				if r.Status == appOK {
+					detail = "reachable again: provctl apps resume " + r.App + "; " + detail
+				}
+				r.Status, r.Detail = appPaused, detail
+			}
+		}
 		switch r.Status {
 		case appOK:
 			ok++
 		case appError:
 			failing++
+		case appPaused:
+			paused++
 		default:
 			simulated++
 		}
 	}
 	summary := fmt.Sprintf("%s reachable, %d failing, %d simulated", plural(ok, "app"), failing, simulated)
+	if paused > 0 {
+		summary += fmt.Sprintf(", %d paused", paused)
+	}
 	if asJSON {
 		if err := jsonLines(c.stdout, checks); err != nil {
 			return err
 		}
 		fmt.Fprintln(c.stderr, summary)
 	} else {
-		t := newTable(c.stdout, "APP", "TYPE", "MODE", "CREDENTIAL", "STATUS", "USERS", "PATCH", "DETAIL")
+		t := newTable(c.stdout, "APP", "TYPE", "MODE", "CREDENTIAL", "STATUS", "CIRCUIT", "USERS", "PATCH", "DETAIL")
 		for _, r := range checks {
 			users := "-"
 			if r.Users != nil {
@@ -113,14 +154,14 @@ func (c *cli) appsCheck(ctx context.Context, g globals, args []string) error {
 			if r.Patch != nil {
 				patch = yesNo(*r.Patch)
 			}
-			t.row(r.App, r.Type, r.Mode, r.credential(), r.Status, users, patch, truncate(r.Detail, 2*errorWidth))
+			t.row(r.App, r.Type, r.Mode, r.credential(), r.Status, r.circuitCell(), users, patch, truncate(r.Detail, 2*errorWidth))
 		}
 		if err := t.flush(); err != nil {
 			return err
 		}
 		fmt.Fprintln(c.stdout, summary)
 	}
-	if failing > 0 {
+	if failing+paused > 0 {
 		return errReported
 	}
 	return nil
@@ -165,6 +206,87 @@ func (c *cli) probeApp(ctx context.Context, a policy.App, timeout time.Duration)
 		r.Status, r.Users, r.Patch, r.Detail = appOK, p.Users, p.Patch, strings.Join(p.Notes, "; ")
 	}
 	return r
+}
+
+// circuits reads the apps' circuits as the workers share them; nil, with
+// a note, when NATS cannot be read: the probes do not need it.
+func (c *cli) circuits(ctx context.Context, g globals, apps []policy.App) map[string]circuit.State {
+	s, err := connect(g)
+	if err != nil {
+		fmt.Fprintf(c.stderr, "circuits unknown: %v\n", err)
+		return nil
+	}
+	defer s.close()
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	out := map[string]circuit.State{}
+	kv, err := s.js.KeyValue(ctx, circuit.Bucket)
+	if errors.Is(err, jetstream.ErrBucketNotFound) {
+		for _, a := range apps { // no worker has run yet: nothing paused
+			out[a.Name] = circuit.State{App: a.Name}
+		}
+		return out
+	}
+	if err != nil {
+		fmt.Fprintf(c.stderr, "circuits unknown: %v\n", err)
+		return nil
+	}
+	for _, a := range apps {
+		st, err := circuit.Read(ctx, kv, a.Name)
+		if err != nil {
+			fmt.Fprintf(c.stderr, "circuit of %s unknown: %v\n", a.Name, err)
+			continue
+		}
+		out[a.Name] = st
+	}
+	return out
+}
+
+// appsResume closes the named apps' circuits: their workers pull again at
+// once, without waiting for the next probe. Failures trip them anew.
+func (c *cli) appsResume(ctx context.Context, g globals, args []string) error {
+	fs := c.newFlagSet("apps resume", "apps resume APP...", &g)
+	apps, err := parseArgs(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(apps) == 0 {
+		return usageErrorf("apps resume: name the apps to resume")
+	}
+	s, err := connect(g)
+	if err != nil {
+		return err
+	}
+	defer s.close()
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	kv, err := s.js.KeyValue(ctx, circuit.Bucket)
+	if errors.Is(err, jetstream.ErrBucketNotFound) {
+		return fmt.Errorf("no circuits yet: no worker has run against %s", g.natsURL)
+	}
+	if err != nil {
+		return fmt.Errorf("key-value bucket %s: %w", circuit.Bucket, err)
+	}
+	failed := false
+	for _, app := range apps {
+		was, err := circuit.Read(ctx, kv, app)
+		if err == nil {
+			_, err = circuit.Resume(ctx, kv, app, c.now())
+		}
+		switch {
+		case errors.Is(err, circuit.ErrNotOpen):
+			fmt.Fprintf(c.stdout, "%s: not paused\n", app)
+		case err != nil:
+			failed = true
+			fmt.Fprintf(c.stderr, "%s: %v\n", app, err)
+		default:
+			fmt.Fprintf(c.stdout, "%s: resumed; was %s\n", app, was)
+		}
+	}
+	if failed {
+		return errReported
+	}
+	return nil
 }
 
 func yesNo(b bool) string {

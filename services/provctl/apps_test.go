@@ -1,7 +1,9 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"regexp"
@@ -9,6 +11,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rs/zerolog"
+
+	"keycard/pkg/circuit"
 	"keycard/pkg/github/githubtest"
 	"keycard/pkg/scim/scimtest"
 )
@@ -241,8 +246,9 @@ func TestAppsCheckJSON(t *testing.T) {
 	if !strings.Contains(o.stdout, `"users":null,"patch":null`) {
 		t.Errorf("unread fields not null:\n%s", o.stdout)
 	}
-	if o.stderr != "1 app reachable, 0 failing, 2 simulated\n" {
-		t.Errorf("stderr %q, want the summary only", o.stderr)
+	// Without NATS the circuits are unknown, said once; then the summary.
+	if o.stderr != "circuits unknown: connect to NATS at nats://127.0.0.1:4222: nats: no servers available for connection\n1 app reachable, 0 failing, 2 simulated\n" {
+		t.Errorf("stderr %q, want the circuits note and the summary", o.stderr)
 	}
 	if strings.Contains(o.stdout, srv.Token()) {
 		t.Error("token in JSON output")
@@ -260,7 +266,7 @@ func TestAppsCheckCommandLine(t *testing.T) {
 		stderr   string
 	}{
 		{"no config", []string{"apps", "check"}, 2, "pass --config FILE or set KEYCARD_CONFIG", ""},
-		{"unknown subcommand", []string{"apps", "list"}, 2, "apps list: unknown subcommand (check)", ""},
+		{"unknown subcommand", []string{"apps", "list"}, 2, "apps list: unknown subcommand (check, resume)", ""},
 		{"no subcommand", []string{"apps"}, 2, "apps: no subcommand", ""},
 		{"extra argument", []string{"apps", "check", "slack", "--config", bad}, 2, `unexpected argument "slack"`, ""},
 		{"bad timeout", []string{"apps", "check", "--config", bad, "--timeout", "0s"}, 2, "--timeout must be positive", ""},
@@ -280,7 +286,55 @@ func TestAppsCheckCommandLine(t *testing.T) {
 		})
 	}
 	h := harness{t: t}
-	if o := h.run("help"); !strings.Contains(o.stdout, "apps check [--config FILE] [--json]") {
+	if o := h.run("help"); !strings.Contains(o.stdout, "apps check  [--config FILE] [--json]") {
 		t.Errorf("usage lacks apps check:\n%s", o.stdout)
+	}
+}
+
+// Issue 12: a paused app shows as paused with the first failing request
+// (and, since this check reached it, how to resume it now); apps resume
+// closes its circuit for every worker.
+func TestAppsCheckShowsPauseAndResume(t *testing.T) {
+	t.Parallel()
+	slack := scimServer(t, 1, scimtest.Slack())
+	h := newHarness(t)
+	h.env = map[string]string{envConfig: appsConfig(t, scimApp("slack", "slack", slack.URL(), "SLACK_SCIM_TOKEN")), "SLACK_SCIM_TOKEN": slack.Token()}
+	kv, err := circuit.OpenBucket(h.ctx(), h.js, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	br, err := circuit.New(h.ctx(), kv, circuit.Config{App: "slack", Instance: "worker-1", Trip: map[circuit.Reason]int{circuit.Auth: 1},
+		Probe: func(context.Context, circuit.Reason) error { return nil }, Log: zerolog.Nop()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	br.Failed(h.ctx(), circuit.Auth, errors.New("scim: POST /Users: 401 Unauthorized (token rejected)"))
+
+	o := h.run("apps", "check")
+	if exitCode(o.err) != 1 {
+		t.Fatalf("exit %d, want 1 for a paused app\n%s%s", exitCode(o.err), o.stdout, o.stderr)
+	}
+	row := tableRows(t, o.stdout)["slack"]
+	if row["STATUS"] != "paused" || row["CIRCUIT"] != "paused (auth)" ||
+		!strings.Contains(row["DETAIL"], "401 Unauthorized") || !strings.Contains(row["DETAIL"], "provctl apps resume slack") {
+		t.Errorf("slack row %v\n%s", row, o.stdout)
+	}
+	if !strings.HasSuffix(o.stdout, "0 apps reachable, 0 failing, 0 simulated, 1 paused\n") {
+		t.Errorf("summary:\n%s", o.stdout)
+	}
+
+	o = h.run("apps", "resume", "slack", "tool")
+	wantOK(t, o)
+	if !strings.Contains(o.stdout, "slack: resumed; was paused (auth) since ") || !strings.Contains(o.stdout, "tool: not paused") {
+		t.Errorf("resume said:\n%s", o.stdout)
+	}
+	st, err := circuit.Read(h.ctx(), kv, "slack")
+	if err != nil || st.Open || st.ClosedBy != "operator" {
+		t.Fatalf("stored %+v %v, want closed by the operator", st, err)
+	}
+	o = h.run("apps", "check")
+	wantOK(t, o)
+	if row := tableRows(t, o.stdout)["slack"]; row["STATUS"] != "ok" || row["CIRCUIT"] != "closed" {
+		t.Errorf("after resume: %v", row)
 	}
 }

@@ -75,7 +75,8 @@ Policy and people:
   explain EMPLOYEE_ID [--config FILE] [--json]
 
 Apps:
-  apps check [--config FILE] [--json]
+  apps check  [--config FILE] [--json]    reachable? paused by its circuit?
+  apps resume APP...                      resume paused apps now
 
 Whole company (the employees snapshot against the policy and the apps):
   plan      --config NEW [--current FILE] [--app A]... [--details] [--json]
@@ -170,10 +171,13 @@ func (c *cli) dispatch(ctx context.Context, args []string) error {
 		if err != nil {
 			return err
 		}
-		if name == "check" {
+		switch name {
+		case "check":
 			return c.appsCheck(ctx, g, rest)
+		case "resume":
+			return c.appsResume(ctx, g, rest)
 		}
-		return usageErrorf("apps %s: unknown subcommand (check)", name)
+		return usageErrorf("apps %s: unknown subcommand (check, resume)", name)
 	}
 	fmt.Fprint(c.stderr, usageText)
 	return usageErrorf("unknown command %q", cmd)
