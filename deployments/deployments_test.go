@@ -107,7 +107,7 @@ var labelValues = map[string]map[string][]string{
 	"keycard_poller_rechecks_published_total": {"kind": {"poll", "sweep"}, "outcome": {"stored", "duplicate"}},
 	"keycard_sweep_runs_total":                {"outcome": {"ok", "guard_tripped", "failed"}},
 	"keycard_worker_events_total": {"kind": {"hired", "updated", "moved", "terminated", "rehired"},
-		"outcome": {"applied", "noop", "duplicate", "stale", "held", "dead_lettered", "retry"}},
+		"outcome": {"applied", "noop", "duplicate", "stale", "held", "dead_lettered", "retry", "paused"}},
 }
 
 // targetLabels are the labels Prometheus adds to every scraped series.
