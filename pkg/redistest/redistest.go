@@ -27,6 +27,21 @@ const startTimeout = 10 * time.Second
 // when the test ends. A missing binary fails the test: tests never skip.
 func Start(t testing.TB) string {
 	t.Helper()
+	return StartServer(t).URL
+}
+
+// Server is a running redis-server a test can stop and start again on
+// the same port (an outage), with what it held lost: no persistence.
+type Server struct {
+	URL  string
+	bin  string
+	port int
+	stop func()
+}
+
+// StartServer is Start returning the server, for Stop and Restart.
+func StartServer(t testing.TB) *Server {
+	t.Helper()
 	bin, err := exec.LookPath("redis-server")
 	if err != nil {
 		if _, serr := os.Stat(fallback); serr != nil {
@@ -38,25 +53,41 @@ func Start(t testing.TB) string {
 	// pick again a few times before giving up.
 	var errs []error
 	for range 3 {
-		url, err := start(t, bin)
+		port, err := freePort()
 		if err == nil {
-			return url
+			s := &Server{bin: bin, port: port}
+			if err = s.start(t); err == nil {
+				return s
+			}
 		}
 		errs = append(errs, err)
 	}
 	t.Fatalf("start redis-server: %v", errors.Join(errs...))
-	return ""
+	return nil
 }
 
-func start(t testing.TB, bin string) (string, error) {
-	t.Helper()
-	port, err := freePort()
-	if err != nil {
-		return "", err
+// Stop kills the server (SIGKILL: an outage, not a shutdown).
+func (s *Server) Stop() {
+	if s.stop != nil {
+		s.stop()
+		s.stop = nil
 	}
-	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
-	cmd := exec.Command(bin,
-		"--port", strconv.Itoa(port),
+}
+
+// Restart starts the server again on its port, empty.
+func (s *Server) Restart(t testing.TB) {
+	t.Helper()
+	s.Stop()
+	if err := s.start(t); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (s *Server) start(t testing.TB) error {
+	t.Helper()
+	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(s.port))
+	cmd := exec.Command(s.bin,
+		"--port", strconv.Itoa(s.port),
 		"--bind", "127.0.0.1",
 		"--save", "",
 		"--appendonly", "no",
@@ -67,7 +98,7 @@ func start(t testing.TB, bin string) (string, error) {
 	var out syncBuffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {
-		return "", fmt.Errorf("run %s: %w", bin, err)
+		return fmt.Errorf("run %s: %w", s.bin, err)
 	}
 	exited := make(chan struct{})
 	go func() { _ = cmd.Wait(); close(exited) }()
@@ -79,17 +110,18 @@ func start(t testing.TB, bin string) (string, error) {
 	deadline := time.Now().Add(startTimeout)
 	for {
 		if ping(addr) == nil {
-			t.Cleanup(stop)
-			return "redis://" + addr, nil
+			s.URL, s.stop = "redis://"+addr, stop
+			t.Cleanup(s.Stop)
+			return nil
 		}
 		select {
 		case <-exited:
-			return "", fmt.Errorf("redis-server on port %d exited: %s", port, out.String())
+			return fmt.Errorf("redis-server on port %d exited: %s", s.port, out.String())
 		case <-time.After(10 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
 			stop()
-			return "", fmt.Errorf("redis-server on port %d did not answer PING within %v: %s", port, startTimeout, out.String())
+			return fmt.Errorf("redis-server on port %d did not answer PING within %v: %s", s.port, startTimeout, out.String())
 		}
 	}
 }

@@ -18,13 +18,12 @@ type appError struct{ err error }
 func (e appError) Error() string { return e.err.Error() }
 func (e appError) Unwrap() error { return e.err }
 
-// pauses is the app's circuit in the chain, inside the dead letters: a
-// failure that is the app's or the store's, not the event's, is counted
-// there, and while the app is paused the event goes back to its stream as
-// it came (requeued, outcome "paused"), never to the dead letters. Below
-// the trip an auth failure is retried like a transient one: one 401 does
-// not make a dead letter; only an event that keeps failing while the app
-// answers others is dead-lettered, after MaxDeliver.
+// pauses is the app's circuit in the chain, inside the in-process
+// retries: each attempt's failure that is the app's or the store's, not
+// the event's, is counted (so a dead store trips the circuit in a few
+// quick attempts, not after the retry window), and while the app is paused
+// the event goes back to its stream as it came (requeued, outcome
+// "paused"), never to the dead letters.
 func (w *Worker) pauses(next Handler) Handler {
 	c := w.cfg.Circuit
 	if c == nil {
@@ -50,8 +49,23 @@ func (w *Worker) pauses(next Handler) Handler {
 		if c.Failed(ctx, reason, err) {
 			return w.requeue(d)
 		}
-		if reason == circuit.Auth {
-			return errors.New(err.Error()) // transient: not dead-lettered before the trip
+		return err
+	}
+}
+
+// spareAuth, between the dead letters and the retries, makes an auth
+// failure below the circuit's trip transient: one 401 does not make a
+// dead letter, and only an event refused while the app answers others is
+// dead-lettered, after MaxDeliver. Inside the retries it stays permanent,
+// so one event's refusal is not retried in process into a trip.
+func (w *Worker) spareAuth(next Handler) Handler {
+	if w.cfg.Circuit == nil {
+		return next
+	}
+	return func(ctx context.Context, d *Delivery) error {
+		err := next(ctx, d)
+		if err != nil && fault.IsAuth(err) && errors.As(err, new(appError)) {
+			return errors.New(err.Error())
 		}
 		return err
 	}

@@ -42,13 +42,13 @@ type Delivery struct {
 type Handler = consume.Handler[*Delivery]
 
 // pipeline is the runtime for the app's durables: undecodable → metrics →
-// log → dead-letter → circuit → retry → recover → handle.
+// log → dead-letter → spare auth → retry → circuit → recover → handle.
 func (w *Worker) pipeline() consume.Pipeline[*Delivery] {
 	dead := consume.DeadLetters[*Delivery]{JS: w.js, MaxDeliver: w.cfg.MaxDeliver, Now: w.cfg.Now,
 		Letter: w.letter, Dead: w.dead}.Middleware
 	p := consume.Pipeline[*Delivery]{
 		Handler: consume.Chain(w.handle, undecodable(dead), consume.Measure(w.measure),
-			consume.Log("event", logPlan), dead, w.pauses, consume.Retry[*Delivery](w.cfg.InProcess), consume.Recover),
+			consume.Log("event", logPlan), dead, w.spareAuth, consume.Retry[*Delivery](w.cfg.InProcess), w.pauses, consume.Recover),
 		Wrap: w.decode, Backoff: w.cfg.RetryBase, MaxBackoff: w.cfg.RetryMax, MaxHandle: maxHandle, Log: w.log,
 	}
 	if w.cfg.Circuit != nil {

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"os"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -108,6 +109,16 @@ func Serve(ctx context.Context, js jetstream.JetStream, cfg *policy.Config, s Se
 		if err != nil {
 			return errors.New("REDIS_URL is not a valid redis:// URL") // the URL may hold a password: do not echo it
 		}
+		// A lease is renewed every third of KEYCARD_WORKER_LEASE: a Redis
+		// call must fail well within that, not after go-redis's 5 s dial
+		// and 3 s read defaults, so an outage pauses the apps quickly.
+		if opts.DialTimeout == 0 {
+			opts.DialTimeout = time.Second
+		}
+		if opts.ReadTimeout == 0 {
+			opts.ReadTimeout, opts.WriteTimeout = time.Second, time.Second
+		}
+		quietRedis.Do(func() { redis.SetLogger(redisLog{log.With().Str("component", "redis").Logger()}) })
 		rdb := redis.NewClient(opts)
 		defer rdb.Close()
 		r := ledger.NewRedis(rdb, "keycard:", s.LedgerTTL)
@@ -196,6 +207,17 @@ func Serve(ctx context.Context, js jetstream.JetStream, cfg *policy.Config, s Se
 		g.Go(func() error { c.run(gctx); return nil })
 	}
 	return g.Wait()
+}
+
+// quietRedis sets go-redis's logger once per process (it is global): its
+// pool's dial failures, a line per attempt while Redis is down, go to the
+// debug log; the circuit and the worker logs say what matters.
+var quietRedis sync.Once
+
+type redisLog struct{ log zerolog.Logger }
+
+func (l redisLog) Printf(_ context.Context, format string, v ...any) {
+	l.log.Debug().Msgf(format, v...)
 }
 
 // prober is app's circuit probe: the store's with a ledger read, the
