@@ -364,6 +364,8 @@ func TestRejectsBadSettings(t *testing.T) {
 		{"KEYCARD_WEBHOOK_MAX_AGE", "7h", "exceeds the HR_INBOX dedup window"},
 		{"KEYCARD_LOG_LEVEL", "loud", "log level"},
 		{"KEYCARD_MAX_BODY_BYTES", "lots", "KEYCARD_MAX_BODY_BYTES"},
+		{"KEYCARD_HTTP_READ_TIMEOUT", "-1s", "KEYCARD_HTTP_READ_TIMEOUT must not be negative"},
+		{"KEYCARD_HTTP_WRITE_TIMEOUT", "1s", "KEYCARD_HTTP_WRITE_TIMEOUT (1s) must exceed KEYCARD_PUBLISH_TIMEOUT (2s)"},
 	} {
 		t.Run(tt.env, func(t *testing.T) {
 			t.Setenv("BAMBOOHR_WEBHOOK_KEY", key)
