@@ -251,6 +251,7 @@ func TestCleanMessage(t *testing.T) {
 		{"plain", "Invalid API key", "k", "Invalid API key"},
 		{"control characters", "bad\r\nX-Injected: 1\x00", "k", "bad  X-Injected: 1"},
 		{"key redacted", "key 0123456789abcdef is not valid", "0123456789abcdef", "key [redacted] is not valid"},
+		{"Basic credentials redacted", "denied (Authorization: Basic MDEyMzQ1Njc4OWFiY2RlZjp4)", "0123456789abcdef", "denied (Authorization: Basic [redacted])"},
 		{"short key not redacted", "Invalid API key", "key", "Invalid API key"},
 		{"long", strings.Repeat("é", 400), "k", strings.Repeat("é", 300) + "…"},
 	}

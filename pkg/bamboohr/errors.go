@@ -1,6 +1,7 @@
 package bamboohr
 
 import (
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"net/http"
@@ -88,7 +89,8 @@ func retryable(err error) bool {
 
 // cleanMessage makes a server-supplied message safe to log: no control
 // characters, at most 300 runes, and never the API key (real keys are 40
-// hex digits).
+// hex digits), neither as it is nor as the Basic credentials a proxy may
+// echo from the Authorization header.
 func cleanMessage(msg, apiKey string) string {
 	msg = strings.Map(func(r rune) rune {
 		if unicode.IsControl(r) {
@@ -99,6 +101,7 @@ func cleanMessage(msg, apiKey string) string {
 	msg = strings.TrimSpace(msg)
 	if len(apiKey) >= 8 { // shorter test keys would redact ordinary words
 		msg = strings.ReplaceAll(msg, apiKey, "[redacted]")
+		msg = strings.ReplaceAll(msg, base64.StdEncoding.EncodeToString([]byte(apiKey+":x")), "[redacted]")
 	}
 	if r := []rune(msg); len(r) > 300 {
 		msg = string(r[:300]) + "…"

@@ -33,7 +33,9 @@ func (z *Zones) Get(name string) *time.Location {
 	}
 	loc, err := time.LoadLocation(name)
 	if err != nil {
-		loc = fallback
+		// Not cached: names come from HR, and a cache of every wrong one
+		// would grow without bound; the zone database bounds the right ones.
+		return fallback
 	}
 	if z.cache == nil {
 		z.cache = map[string]*time.Location{}

@@ -1,6 +1,7 @@
 package event
 
 import (
+	"fmt"
 	"testing"
 	"time"
 )
@@ -24,6 +25,12 @@ func TestZones(t *testing.T) {
 		if got := z.Today(Employee{TimeZone: tt.zone}, now); got != tt.want {
 			t.Errorf("Today(%q) = %s, want %s", tt.zone, got, tt.want)
 		}
+	}
+	for i := range 100 {
+		z.Get(fmt.Sprintf("Not/A_Zone_%d", i))
+	}
+	if n := len(z.cache); n != 1 {
+		t.Errorf("%d zones cached, want 1: a wrong name from HR must not grow the cache", n)
 	}
 	if got := (&Zones{}).Get(""); got != time.UTC {
 		t.Errorf("zero Zones falls back to %s, want UTC", got)

@@ -1,8 +1,12 @@
 // Package fakehttp holds what the vendor fakes (scimtest, googletest,
-// githubtest) share about serving HTTP.
+// githubtest) and their clients' tests share about serving HTTP.
 package fakehttp
 
-import "net/http"
+import (
+	"net/http"
+	"net/http/httptest"
+	"sync"
+)
 
 // StatusWriter records the status a handler answered with, so a fake
 // can count its answers by status.
@@ -23,4 +27,31 @@ func (w *StatusWriter) Write(b []byte) (int, error) {
 		w.Status = http.StatusOK
 	}
 	return w.ResponseWriter.Write(b)
+}
+
+// Hanging is a server on a loopback port that answers no request: each
+// waits until its client gives up or the server closes. It shows that a
+// client's timeouts hold. Close it when done.
+type Hanging struct {
+	*httptest.Server
+	stop chan struct{}
+	once sync.Once
+}
+
+// NewHanging starts a Hanging server.
+func NewHanging() *Hanging {
+	h := &Hanging{stop: make(chan struct{})}
+	h.Server = httptest.NewServer(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
+		select {
+		case <-r.Context().Done():
+		case <-h.stop:
+		}
+	}))
+	return h
+}
+
+// Close releases the requests still waiting and stops the server.
+func (h *Hanging) Close() {
+	h.once.Do(func() { close(h.stop) })
+	h.Server.Close()
 }

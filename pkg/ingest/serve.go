@@ -21,7 +21,7 @@ func Start(addr string, s Settings, js Publisher, log zerolog.Logger, reg promet
 	}
 	mux := http.NewServeMux()
 	mux.Handle(Path, New(s, js, log, reg, now)) // every method, so the handler can answer 405 itself
-	ln, srv, err := opshttp.Listen(addr, mux)
+	ln, srv, err := opshttp.Listen(addr, mux, s.Timeouts)
 	if err != nil {
 		return nil, err
 	}

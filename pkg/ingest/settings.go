@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"keycard/pkg/opshttp"
 )
 
 // Settings are the ingester's environment variables. The single binary
@@ -33,6 +35,9 @@ type Settings struct {
 	MaxInFlight int `envconfig:"KEYCARD_MAX_INFLIGHT" default:"256"`
 	// RetryAfter is the Retry-After sent with a 503.
 	RetryAfter time.Duration `envconfig:"KEYCARD_RETRY_AFTER" default:"30s"`
+	// Timeouts bound the webhook listener's reads and writes
+	// (KEYCARD_HTTP_READ_HEADER_TIMEOUT, …).
+	opshttp.Timeouts
 }
 
 // Validate checks the settings against each other and against the inbox
@@ -60,6 +65,20 @@ func (s Settings) Validate(inboxDuplicates time.Duration) error {
 	}
 	if s.MaxInFlight <= 0 {
 		errs = append(errs, errors.New("KEYCARD_MAX_INFLIGHT must be positive"))
+	}
+	for _, d := range []struct {
+		env string
+		v   time.Duration
+	}{
+		{"KEYCARD_HTTP_READ_HEADER_TIMEOUT", s.ReadHeader}, {"KEYCARD_HTTP_READ_TIMEOUT", s.Read},
+		{"KEYCARD_HTTP_WRITE_TIMEOUT", s.Write}, {"KEYCARD_HTTP_IDLE_TIMEOUT", s.Idle},
+	} {
+		if d.v < 0 {
+			errs = append(errs, fmt.Errorf("%s must not be negative, got %s", d.env, d.v))
+		}
+	}
+	if s.Write > 0 && s.Write <= s.PublishTimeout {
+		errs = append(errs, fmt.Errorf("KEYCARD_HTTP_WRITE_TIMEOUT (%s) must exceed KEYCARD_PUBLISH_TIMEOUT (%s), or a stored delivery could not be answered", s.Write, s.PublishTimeout))
 	}
 	return errors.Join(errs...)
 }

@@ -4,6 +4,7 @@
 package opshttp
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -45,27 +46,55 @@ func Handler(reg *prometheus.Registry, checks map[string]ReadyCheck) http.Handle
 	return mux
 }
 
-// NewServer returns an http.Server with timeouts on every phase, so a slow
-// or hostile client cannot hold a connection or a goroutine forever.
-func NewServer(h http.Handler) *http.Server {
+// Timeouts bound each phase of a request, so a slow or hostile client
+// cannot hold a connection or a goroutine forever. A zero field takes its
+// default (the envconfig default); the webhook listener reads them from
+// the environment (README.md, Configuration).
+type Timeouts struct {
+	// ReadHeader bounds reading a request's headers (a slowloris).
+	ReadHeader time.Duration `envconfig:"KEYCARD_HTTP_READ_HEADER_TIMEOUT" default:"5s"`
+	// Read bounds reading a whole request, body included (a client
+	// dribbling its body).
+	Read time.Duration `envconfig:"KEYCARD_HTTP_READ_TIMEOUT" default:"30s"`
+	// Write bounds the time from the end of the headers to the end of the
+	// response.
+	Write time.Duration `envconfig:"KEYCARD_HTTP_WRITE_TIMEOUT" default:"30s"`
+	// Idle bounds a keep-alive connection's wait for its next request.
+	Idle time.Duration `envconfig:"KEYCARD_HTTP_IDLE_TIMEOUT" default:"2m"`
+}
+
+// orDefault is t with each zero field its default.
+func (t Timeouts) orDefault() Timeouts {
+	return Timeouts{
+		ReadHeader: cmp.Or(t.ReadHeader, 5*time.Second),
+		Read:       cmp.Or(t.Read, 30*time.Second),
+		Write:      cmp.Or(t.Write, 30*time.Second),
+		Idle:       cmp.Or(t.Idle, 2*time.Minute),
+	}
+}
+
+// NewServer returns an http.Server for h with timeouts t on every phase
+// and a 64 KiB cap on headers.
+func NewServer(h http.Handler, t Timeouts) *http.Server {
+	t = t.orDefault()
 	return &http.Server{
 		Handler:           h,
-		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      30 * time.Second,
-		IdleTimeout:       2 * time.Minute,
+		ReadHeaderTimeout: t.ReadHeader,
+		ReadTimeout:       t.Read,
+		WriteTimeout:      t.Write,
+		IdleTimeout:       t.Idle,
 		MaxHeaderBytes:    64 << 10,
 	}
 }
 
 // Listen opens addr (port 0 picks a free one) for h, returning the listener
-// and the server to pass to Serve.
-func Listen(addr string, h http.Handler) (net.Listener, *http.Server, error) {
+// and the server (with timeouts t) to pass to Serve.
+func Listen(addr string, h http.Handler, t Timeouts) (net.Listener, *http.Server, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, nil, fmt.Errorf("listen on %s: %w", addr, err)
 	}
-	return ln, NewServer(h), nil
+	return ln, NewServer(h, t), nil
 }
 
 // Serve serves on ln until ctx is done, then shuts down, giving in-flight

@@ -133,7 +133,7 @@ func (rt *Runtime) Run(ctx context.Context, parts ...Part) error {
 	defer rt.close()
 	ln, srv, err := opshttp.Listen(rt.base.MetricsAddr, opshttp.Handler(rt.Registry, map[string]opshttp.ReadyCheck{
 		"jetstream": streams.Ready(rt.JS),
-	}))
+	}), opshttp.Timeouts{})
 	if err != nil {
 		return err
 	}

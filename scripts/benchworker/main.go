@@ -682,7 +682,7 @@ func runPipeline(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		PublishTimeout: 2 * time.Second, MaxInFlight: 256, RetryAfter: 30 * time.Second}
 	mux := http.NewServeMux()
 	mux.Handle(ingest.Path, ingest.New(settings, js, log.With().Str("component", "ingester").Logger(), reg, time.Now))
-	ln, srv, err := opshttp.Listen("127.0.0.1:0", mux)
+	ln, srv, err := opshttp.Listen("127.0.0.1:0", mux, opshttp.Timeouts{})
 	if err != nil {
 		return err
 	}

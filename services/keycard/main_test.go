@@ -31,11 +31,12 @@ import (
 
 const key = "e2e-key-not-real"
 
-// logTail collects run's JSON log lines so the test can learn the addresses
-// it chose (every address is port 0).
+// logTail collects run's log lines so the test can learn the addresses it
+// chose (every address is port 0) and read what it logged.
 type logTail struct {
 	mu    sync.Mutex
-	lines []map[string]any
+	lines []map[string]any // the JSON ones, decoded
+	raw   []string         // every line as written
 	pw    *io.PipeWriter
 }
 
@@ -44,19 +45,29 @@ func newLogTail() *logTail {
 	l := &logTail{pw: pw}
 	go func() {
 		sc := bufio.NewScanner(pr)
+		sc.Buffer(nil, 16<<20) // a long line must not stop the scan (and block run's writes)
 		for sc.Scan() {
 			var m map[string]any
-			if json.Unmarshal(sc.Bytes(), &m) == nil {
-				l.mu.Lock()
+			ok := json.Unmarshal(sc.Bytes(), &m) == nil
+			l.mu.Lock()
+			l.raw = append(l.raw, sc.Text())
+			if ok {
 				l.lines = append(l.lines, m)
-				l.mu.Unlock()
 			}
+			l.mu.Unlock()
 		}
 	}()
 	return l
 }
 
 func (l *logTail) Write(p []byte) (int, error) { return l.pw.Write(p) }
+
+// rawLines returns a copy of every line logged so far.
+func (l *logTail) rawLines() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return slices.Clone(l.raw)
+}
 
 // field waits for a log line with message msg and returns its field f.
 func (l *logTail) field(t *testing.T, msg, f string) string {
@@ -81,6 +92,8 @@ func (l *logTail) field(t *testing.T, msg, f string) string {
 
 type instance struct {
 	webhookURL, opsURL, natsURL string
+	key                         string // the webhook key
+	logs                        *logTail
 	cancel                      context.CancelFunc
 	done                        chan error
 }
@@ -89,14 +102,20 @@ type instance struct {
 // parallel-safe (t.Setenv), which is why these tests are sequential.
 func start(t *testing.T, dataDir string) *instance {
 	t.Helper()
-	t.Setenv("BAMBOOHR_WEBHOOK_KEY", key)
+	return startKeyed(t, dataDir, key)
+}
+
+// startKeyed is start with webhookKey as the webhook key.
+func startKeyed(t *testing.T, dataDir, webhookKey string) *instance {
+	t.Helper()
+	t.Setenv("BAMBOOHR_WEBHOOK_KEY", webhookKey)
 	t.Setenv("KEYCARD_HTTP_ADDR", "127.0.0.1:0")
 	t.Setenv("KEYCARD_METRICS_ADDR", "127.0.0.1:0")
 	t.Setenv("KEYCARD_NATS_LISTEN", "127.0.0.1:0")
 	t.Setenv("KEYCARD_DATA_DIR", dataDir)
 	logs := newLogTail()
 	ctx, cancel := context.WithCancel(context.Background())
-	in := &instance{cancel: cancel, done: make(chan error, 1)}
+	in := &instance{key: webhookKey, logs: logs, cancel: cancel, done: make(chan error, 1)}
 	go func() { in.done <- run(ctx, logs) }()
 	in.webhookURL = logs.field(t, "accepting BambooHR webhooks", "url")
 	in.opsURL = logs.field(t, "serving /metrics, /healthz, /readyz", "url")
@@ -121,7 +140,7 @@ func startWithConfig(t *testing.T, yaml string) *instance {
 func (in *instance) send(t *testing.T, typ, id string) {
 	t.Helper()
 	body := fmt.Sprintf(`{"type":%q,"timestamp":%q,"data":{"companyId":"1","employeeId":%q}}`, typ, time.Now().UTC().Format(time.RFC3339Nano), id)
-	if code, resp := post(t, in.webhookURL, []byte(body)); code != http.StatusAccepted {
+	if code, resp := postSigned(t, in.webhookURL, in.key, []byte(body)); code != http.StatusAccepted {
 		t.Fatalf("POST = %d %s", code, resp)
 	}
 }
@@ -141,10 +160,16 @@ func (in *instance) stop(t *testing.T) {
 
 func post(t *testing.T, url string, body []byte) (int, string) {
 	t.Helper()
+	return postSigned(t, url, key, body)
+}
+
+// postSigned posts body signed with webhookKey.
+func postSigned(t *testing.T, url, webhookKey string, body []byte) (int, string) {
+	t.Helper()
 	ts := strconv.FormatInt(time.Now().Unix(), 10)
 	req, _ := http.NewRequest(http.MethodPost, url, bytes.NewReader(body))
 	req.Header.Set(webhook.HeaderTimestamp, ts)
-	req.Header.Set(webhook.HeaderSignature, webhook.Sign([]byte(key), body, ts))
+	req.Header.Set(webhook.HeaderSignature, webhook.Sign([]byte(webhookKey), body, ts))
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -172,6 +197,14 @@ func inbox(t *testing.T, natsURL string) []*jetstream.RawStreamMsg {
 
 func streamMsgs(t *testing.T, natsURL, stream string) []*jetstream.RawStreamMsg {
 	t.Helper()
+	var msgs []*jetstream.RawStreamMsg
+	withJS(t, natsURL, func(js jetstream.JetStream) { msgs = natstest.Messages(t, js, stream) })
+	return msgs
+}
+
+// withJS runs fn on a connection of its own to natsURL.
+func withJS(t *testing.T, natsURL string, fn func(jetstream.JetStream)) {
+	t.Helper()
 	nc, err := nats.Connect(natsURL)
 	if err != nil {
 		t.Fatal(err)
@@ -181,7 +214,7 @@ func streamMsgs(t *testing.T, natsURL, stream string) []*jetstream.RawStreamMsg 
 	if err != nil {
 		t.Fatal(err)
 	}
-	return natstest.Messages(t, js, stream)
+	fn(js)
 }
 
 func TestSingleBinaryEndToEnd(t *testing.T) {
@@ -331,6 +364,8 @@ func TestRejectsBadSettings(t *testing.T) {
 		{"KEYCARD_WEBHOOK_MAX_AGE", "7h", "exceeds the HR_INBOX dedup window"},
 		{"KEYCARD_LOG_LEVEL", "loud", "log level"},
 		{"KEYCARD_MAX_BODY_BYTES", "lots", "KEYCARD_MAX_BODY_BYTES"},
+		{"KEYCARD_HTTP_READ_TIMEOUT", "-1s", "KEYCARD_HTTP_READ_TIMEOUT must not be negative"},
+		{"KEYCARD_HTTP_WRITE_TIMEOUT", "1s", "KEYCARD_HTTP_WRITE_TIMEOUT (1s) must exceed KEYCARD_PUBLISH_TIMEOUT (2s)"},
 	} {
 		t.Run(tt.env, func(t *testing.T) {
 			t.Setenv("BAMBOOHR_WEBHOOK_KEY", key)

@@ -110,6 +110,11 @@ func WithAPIKey(key string) Option { return func(s *Server) { s.apiKey = key } }
 // WithCompany sets the company domain used by the legacy gateway paths.
 func WithCompany(company string) Option { return func(s *Server) { s.company = company } }
 
+// WithEchoAuthorization makes every error answer's message repeat the
+// request's Authorization header (the Basic credentials, the API key in
+// base64), as a debugging proxy does: a client must not pass it on.
+func WithEchoAuthorization() Option { return func(s *Server) { s.echoAuth = true } }
+
 // WithClock sets the clock that stamps lastChanged. Default time.Now.
 func WithClock(now func() time.Time) Option { return func(s *Server) { s.now = now } }
 
@@ -127,10 +132,11 @@ type fault struct {
 
 // Server is a running fake. Close it when done.
 type Server struct {
-	srv     *httptest.Server
-	apiKey  string
-	company string
-	now     func() time.Time
+	srv      *httptest.Server
+	apiKey   string
+	company  string
+	now      func() time.Time
+	echoAuth bool
 
 	mu       sync.Mutex
 	live     map[string]*record
@@ -321,6 +327,12 @@ func (s *Server) endpoint(ep Endpoint, h http.HandlerFunc) http.Handler {
 			s.faults = s.faults[1:]
 		}
 		s.mu.Unlock()
+		fail := func(status int, message string) {
+			if s.echoAuth {
+				message += " (Authorization: " + r.Header.Get("Authorization") + ")"
+			}
+			writeError(w, status, message)
+		}
 
 		if delay > 0 {
 			t := time.NewTimer(delay)
@@ -335,20 +347,20 @@ func (s *Server) endpoint(ep Endpoint, h http.HandlerFunc) http.Handler {
 			if f.retryAfter > 0 {
 				w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(f.retryAfter.Seconds()))))
 			}
-			writeError(w, f.status, f.message)
+			fail(f.status, f.message)
 			return
 		}
 		if c := r.PathValue("company"); c != "" && c != s.company {
-			writeError(w, http.StatusNotFound, "Unknown company")
+			fail(http.StatusNotFound, "Unknown company")
 			return
 		}
 		if !strings.Contains(r.Header.Get("Accept"), "application/json") {
-			writeError(w, http.StatusNotAcceptable, MsgNotAcceptable)
+			fail(http.StatusNotAcceptable, MsgNotAcceptable)
 			return
 		}
 		user, _, ok := r.BasicAuth()
 		if !ok || subtle.ConstantTimeCompare([]byte(user), []byte(s.apiKey)) != 1 {
-			writeError(w, http.StatusUnauthorized, MsgInvalidKey)
+			fail(http.StatusUnauthorized, MsgInvalidKey)
 			return
 		}
 		h(w, r)

@@ -73,6 +73,7 @@ type config struct {
 	primary     int
 	invitations int
 	status429   bool
+	echoAuth    bool
 }
 
 // WithOrg names the organisation (default "acme").
@@ -108,6 +109,11 @@ func WithInvitationCap(n int) Option { return func(c *config) { c.invitations = 
 // documents either).
 func WithRateLimit429() Option { return func(c *config) { c.status429 = true } }
 
+// WithEchoAuthorization makes every error answer's message repeat the
+// request's Authorization header, as a debugging proxy or a careless
+// vendor does: a client must not pass it on to its logs or errors.
+func WithEchoAuthorization() Option { return func(c *config) { c.echoAuth = true } }
+
 // Stats counts requests served.
 type Stats struct {
 	Total       int
@@ -134,6 +140,7 @@ type Server struct {
 	scale    float64
 	basePath string
 	limit429 bool
+	echoAuth bool
 
 	mu          sync.Mutex
 	seq         int64
@@ -170,7 +177,7 @@ func New(opts ...Option) *Server {
 	}
 	now := c.now()
 	s := &Server{
-		org: c.org, orgID: 9000, token: c.token, now: c.now, scale: c.scale, basePath: c.basePath, limit429: c.status429,
+		org: c.org, orgID: 9000, token: c.token, now: c.now, scale: c.scale, basePath: c.basePath, limit429: c.status429, echoAuth: c.echoAuth,
 		seq:         100,
 		users:       map[string]*user{},
 		missing:     map[string]bool{},
@@ -251,6 +258,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	sw.Header().Set("X-GitHub-Api-Version-Selected", "2022-11-28")
 	sw.Header().Set("X-GitHub-Request-Id", strconv.Itoa(s.stats.Total))
 	if e := s.serve(sw, r, rt); e != nil {
+		if s.echoAuth {
+			e.message += " (Authorization: " + r.Header.Get("Authorization") + ")"
+		}
 		writeError(sw, e)
 	}
 }

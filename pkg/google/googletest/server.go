@@ -181,6 +181,14 @@ func (s *Server) TokenURL() string { return s.ts.URL + "/token" }
 // the fake.
 func (s *Server) Key() []byte { return s.sa.keyJSON(s.project, s.TokenURL()) }
 
+// AccessTokens are the access tokens the token endpoint has issued, so a
+// test can check that none of them leaked.
+func (s *Server) AccessTokens() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Sorted(maps.Keys(s.grants))
+}
+
 // ClientID is the service account's OAuth client id, the one a super
 // admin authorises for domain-wide delegation.
 func (s *Server) ClientID() string { return s.sa.clientID }

@@ -42,6 +42,7 @@ type config struct {
 	scale    float64
 	basePath string
 	quirks   Quirks
+	echoAuth bool
 }
 
 // WithToken sets the bearer token; by default a random one is made.
@@ -59,6 +60,11 @@ func WithRateScale(f float64) Option { return optionFunc(func(c *config) { c.sca
 func WithBasePath(p string) Option {
 	return optionFunc(func(c *config) { c.basePath = "/" + strings.Trim(p, "/") })
 }
+
+// WithEchoAuthorization makes every error answer's detail repeat the
+// request's Authorization header, as a debugging proxy or a careless
+// vendor does: a client must not pass it on to its logs or errors.
+func WithEchoAuthorization() Option { return optionFunc(func(c *config) { c.echoAuth = true }) }
 
 // Stats counts requests served.
 type Stats struct {
@@ -88,6 +94,7 @@ type Server struct {
 	scale    float64
 	basePath string
 	quirks   Quirks
+	echoAuth bool
 	done     chan struct{}
 	close    sync.Once
 
@@ -132,6 +139,7 @@ func New(opts ...Option) *Server {
 		scale:    c.scale,
 		basePath: c.basePath,
 		quirks:   c.quirks,
+		echoAuth: c.echoAuth,
 		done:     make(chan struct{}),
 		users:    map[string]*record{},
 		groups:   map[string]*record{},
@@ -301,6 +309,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.mu.Unlock()
 	}()
 	if err := s.serve(sw, r, resource, id); err != nil {
+		if s.echoAuth {
+			err.detail += " (Authorization: " + r.Header.Get("Authorization") + ")"
+		}
 		writeError(sw, err)
 	}
 }
