@@ -44,12 +44,13 @@ type guard struct {
 
 const guardBucket = "guard"
 
-func newGuard(ctx context.Context, js jetstream.JetStream, app string, l GuardLimits, now func() time.Time, total func(context.Context) (int, error)) (*guard, error) {
+func newGuard(ctx context.Context, js jetstream.JetStream, app string, replicas int, l GuardLimits, now func() time.Time, total func(context.Context) (int, error)) (*guard, error) {
 	if l.Window <= 0 {
 		l.Window = 10 * time.Minute
 	}
 	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
 		Bucket: guardBucket, Description: "Recent deactivations per app (blast-radius guard)", Storage: jetstream.FileStorage,
+		Replicas: max(replicas, 1),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("key-value bucket %s: %w", guardBucket, err)

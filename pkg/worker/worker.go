@@ -74,7 +74,10 @@ type Config struct {
 	// Circuit pauses the app on consecutive auth failures, outages or an
 	// unreachable store (pkg/circuit); nil: never paused.
 	Circuit *circuit.Breaker
-	Now     func() time.Time
+	// Replicas is the copies of the worker's buckets (accounts, guard):
+	// the streams' replicas, 3 on a cluster.
+	Replicas int
+	Now      func() time.Time
 }
 
 func (c *Config) defaults() {
@@ -128,6 +131,7 @@ func New(ctx context.Context, js jetstream.JetStream, cfg Config, log zerolog.Lo
 	}
 	accounts, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
 		Bucket: AccountsBucket, Description: "Each person's account id in each app", Storage: jetstream.FileStorage,
+		Replicas: max(cfg.Replicas, 1),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("key-value bucket accounts: %w", err)
@@ -138,7 +142,7 @@ func New(ctx context.Context, js jetstream.JetStream, cfg Config, log zerolog.Lo
 	if c, ok := cfg.Connector.(connector.Counter); ok {
 		total = w.appAccounts(c)
 	}
-	if w.guard, err = newGuard(ctx, js, cfg.App, cfg.Guard, cfg.Now, total); err != nil {
+	if w.guard, err = newGuard(ctx, js, cfg.App, cfg.Replicas, cfg.Guard, cfg.Now, total); err != nil {
 		return nil, err
 	}
 	return w, nil

@@ -87,6 +87,11 @@ func LoadPolicy(s Settings) (*policy.Config, error) {
 
 // Serve runs every selected app's worker until ctx is done.
 func Serve(ctx context.Context, js jetstream.JetStream, cfg *policy.Config, s Settings, replicas int, log zerolog.Logger, reg prometheus.Registerer) error {
+	// Setting up the buckets gets as long as the streams do (service.Setup):
+	// on a cluster, creating a replicated bucket can outlast a call's
+	// default 5 s while the nodes elect its leader.
+	setup, cancelSetup := context.WithTimeout(ctx, 30*time.Second)
+	defer cancelSetup()
 	apps, err := selectApps(cfg, s.Apps)
 	if err != nil {
 		return err
@@ -125,7 +130,7 @@ func Serve(ctx context.Context, js jetstream.JetStream, cfg *policy.Config, s Se
 		led, vers, limiter = r, r, ratelimit.NewRedis(rdb, limits)
 		log.Info().Msg("ledger and pacing in Redis")
 	} else {
-		kv, err := ledger.NewKV(ctx, js, "idem", replicas, s.LedgerTTL)
+		kv, err := ledger.NewKV(setup, js, "idem", replicas, s.LedgerTTL)
 		if err != nil {
 			return err
 		}
@@ -145,12 +150,12 @@ func Serve(ctx context.Context, js jetstream.JetStream, cfg *policy.Config, s Se
 
 	types := connectors.Registry()
 	metrics := worker.NewMetrics(reg)
-	store, err := reconcile.OpenStore(ctx, js, replicas)
+	store, err := reconcile.OpenStore(setup, js, replicas)
 	if err != nil {
 		return err
 	}
 	converged := reconcile.NewMetrics(reg)
-	circuits, err := circuit.OpenBucket(ctx, js, replicas)
+	circuits, err := circuit.OpenBucket(setup, js, replicas)
 	if err != nil {
 		return err
 	}
@@ -176,12 +181,12 @@ func Serve(ctx context.Context, js jetstream.JetStream, cfg *policy.Config, s Se
 		}
 		// Memberships an earlier policy granted stay Keycard's to remove
 		// (a tool swap's old group), so the evaluator manages them too.
-		applied, rev, err := store.Policy(ctx, a.Name)
+		applied, rev, err := store.Policy(setup, a.Name)
 		if err != nil {
 			return err
 		}
 		evaluate := Evaluator(cfg, a.Name, f, applied.Managed)
-		breaker, err := circuit.New(ctx, circuits, circuit.Config{App: a.Name, Instance: instance,
+		breaker, err := circuit.New(setup, circuits, circuit.Config{App: a.Name, Instance: instance,
 			Trip:       map[circuit.Reason]int{circuit.Auth: s.CircuitAuthTrip, circuit.Outage: s.CircuitOutageTrip, circuit.Store: s.CircuitStoreTrip},
 			ProbeEvery: s.CircuitProbeEvery, ProbeMax: s.CircuitProbeMax, Probe: prober(f, a, led),
 			Changed: metrics.CircuitChanged(a.Name), Log: log.With().Str("app", a.Name).Logger()})
@@ -189,12 +194,12 @@ func Serve(ctx context.Context, js jetstream.JetStream, cfg *policy.Config, s Se
 			return err
 		}
 		g.Go(func() error { breaker.Run(gctx); return nil })
-		w, err := worker.New(ctx, js, worker.Config{
+		w, err := worker.New(setup, js, worker.Config{
 			App: a.Name, DryRun: dryRun, Connector: conn, Evaluate: evaluate,
 			Ledger: led, Versions: vers, Limiter: pace,
 			Guard:       worker.GuardLimits{MaxDeactivations: a.Guard.MaxDeactivations, MaxShare: a.Guard.MaxShare, Window: a.Guard.Window},
 			Concurrency: s.WorkerConcurrency, MaxDeliver: s.WorkerMaxDeliver,
-			Lease: s.Lease, AckWait: s.AckWait, Holder: holder, Circuit: breaker,
+			Lease: s.Lease, AckWait: s.AckWait, Holder: holder, Circuit: breaker, Replicas: replicas,
 		}, log, metrics)
 		if err != nil {
 			return fmt.Errorf("worker %s: %w", a.Name, err)
