@@ -208,11 +208,17 @@ func message(err error) string {
 	if json.Unmarshal(body.Message, &text) == nil && text != "" {
 		return text
 	}
-	var fields map[string][]string
+	var fields map[string]json.RawMessage
 	if json.Unmarshal(body.Message, &fields) == nil && len(fields) > 0 {
 		var parts []string
 		for _, k := range slices.Sorted(maps.Keys(fields)) {
-			parts = append(parts, k+" "+strings.Join(fields[k], ", "))
+			var list []string
+			if json.Unmarshal(fields[k], &list) != nil {
+				var one string
+				_ = json.Unmarshal(fields[k], &one)
+				list = []string{one}
+			}
+			parts = append(parts, k+" "+strings.Join(list, ", "))
 		}
 		return strings.Join(parts, "; ")
 	}
