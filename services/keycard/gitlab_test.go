@@ -13,7 +13,6 @@ import (
 	"keycard/pkg/deadletter"
 	"keycard/pkg/event"
 	"keycard/pkg/gitlab/gitlabtest"
-	"keycard/pkg/streams"
 )
 
 // The whole pipeline for a GitLab self-managed instance: signed webhook →
@@ -134,17 +133,11 @@ policy:
 	fake.Put(bamboohrtest.Employee{ID: "3002", FirstName: "Mary", LastName: "Jackson", WorkEmail: "mary@example.com",
 		Status: "Active", EmploymentHistoryStatus: "Full-Time", Department: "Engineering", JobTitle: "Engineer", HireDate: "2024-03-01"})
 	in.send(t, "employee.created", "3002")
-	var reason string
-	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline) && reason == ""; time.Sleep(50 * time.Millisecond) {
-		for _, m := range streamMsgs(t, in.natsURL, streams.DLQ) {
-			if m.Subject == "dlq.gitlab.hired."+event.EmployeeKey("3002") {
-				if m.Header.Get(deadletter.HeaderErrorClass) != deadletter.ClassPermanent || m.Header.Get(deadletter.HeaderAttempts) != "1" {
-					t.Fatalf("dead letter %v; want permanent after 1 attempt", m.Header)
-				}
-				reason = m.Header.Get(deadletter.HeaderError)
-			}
-		}
+	dead := in.deadLetter(t, "dlq.gitlab.hired."+event.EmployeeKey("3002"), 10*time.Second)
+	if dead.Get(deadletter.HeaderErrorClass) != deadletter.ClassPermanent || dead.Get(deadletter.HeaderAttempts) != "1" {
+		t.Fatalf("dead letter %v; want permanent after 1 attempt", dead)
 	}
+	reason := dead.Get(deadletter.HeaderError)
 	if !strings.Contains(reason, "400") || !strings.Contains(reason, "not allowed for sign-up") || strings.Contains(reason, srv.Token()) {
 		t.Fatalf("dead-letter reason %q; want GitLab's 400 and its message, no token", reason)
 	}

@@ -184,6 +184,21 @@ func streamMsgs(t *testing.T, natsURL, stream string) []*jetstream.RawStreamMsg 
 	return natstest.Messages(t, js, stream)
 }
 
+// deadLetter waits up to within for the dead letter on subject
+// ("dlq.<app>.<kind>.<employee key>") and returns its headers, nil when
+// none came.
+func (in *instance) deadLetter(t *testing.T, subject string, within time.Duration) nats.Header {
+	t.Helper()
+	for deadline := time.Now().Add(within); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		for _, m := range streamMsgs(t, in.natsURL, streams.DLQ) {
+			if m.Subject == subject {
+				return m.Header
+			}
+		}
+	}
+	return nil
+}
+
 func TestSingleBinaryEndToEnd(t *testing.T) {
 	dataDir := t.TempDir()
 	in := start(t, dataDir)
