@@ -61,6 +61,8 @@ func (e *Error) Error() string {
 		b.WriteString(" (token rejected: expired, revoked or not for this instance)")
 	case e.Auth():
 		b.WriteString(" (the token is not an administrator's, or lacks the api scope)")
+	case e.Status >= 300 && e.Status < 400:
+		b.WriteString(" (redirected: set base_url to the instance's final https address)")
 	}
 	if e.Message != "" && e.Message != strconv.Itoa(e.Status)+" "+http.StatusText(e.Status) {
 		b.WriteString(": ")
@@ -73,9 +75,10 @@ func (e *Error) Error() string {
 }
 
 // Permanent reports whether no retry can fix the answer: a 4xx other than
-// 408 and 429.
+// 408 and 429, or a redirect (the connector follows none: the token would
+// go with it; base_url must be the instance's final https address).
 func (e *Error) Permanent() bool {
-	return e.Status >= 400 && e.Status < 500 && e.Status != http.StatusRequestTimeout && e.Status != http.StatusTooManyRequests
+	return e.Status >= 300 && e.Status < 500 && e.Status != http.StatusRequestTimeout && e.Status != http.StatusTooManyRequests
 }
 
 // RetryHint is the wait GitLab asked for.

@@ -68,6 +68,7 @@ func TestClassify(t *testing.T) {
 		{"server error", "GET", "users", 500, nil, `{"message":"500 Internal Server Error"}`, false, false, 0, ""},
 		{"unavailable with retry-after", "GET", "users", 503, map[string]string{"Retry-After": "3"}, `<html>`, false, false, 3 * time.Second, ""},
 		{"timeout", "GET", "users", 408, nil, ``, false, false, 0, ""},
+		{"redirect", "GET", "users", 301, map[string]string{"Location": "https://gitlab.example.com/api/v4/users"}, ``, true, false, 0, "set base_url"},
 		{"token echoed", "POST", "users", 400, nil, `{"message":"bad header PRIVATE-TOKEN ` + token + `"}`, true, false, 0, "[redacted]"},
 	}
 	for _, tt := range tests {
