@@ -769,18 +769,19 @@ native_run() {
 	fi
 }
 
-# native: hires through the Google Workspace and GitHub connectors (built
+# native: hires through the Google Workspace, GitHub and GitLab connectors (built
 # by their registry Factory) against their fakes, each hire the worker's
 # plan (create, one group or team) at concurrency 16. Unlimited: hires/s.
 # At the vendor's documented limits, which the fake enforces, and
 # Keycard's pace for them, both scaled so a run takes about 10 s (Google
 # 2,400 queries/min ×10, every request paced; GitHub 8 writes/min ×120,
-# under its 80/min secondary limit): the least time the pace allows over
-# the time taken.
+# under its 80/min secondary limit; GitLab 40 writes/min ×60, under its
+# default throttle of 7,200 requests/hour ×60, reads included): the least
+# time the pace allows over the time taken.
 section_native() {
 	build_benchworker
 	local t
-	for t in google github; do
+	for t in google github gitlab; do
 		log "native: $t, 500 hires unlimited"
 		native_run "$t" -type "$t" -events 500
 		add_figure "native_${t}_hires_per_s" "$(jget hires_per_s "$WORK/native-$t.json")" hires/s "" ""
@@ -789,7 +790,9 @@ section_native() {
 	native_run google-limited -type google -events 300 -rate-scale 10
 	log "native: github, 100 hires at 8 writes/min ×120"
 	native_run github-limited -type github -events 100 -rate-scale 120
-	for t in google github; do
+	log "native: gitlab, 100 hires at 40 writes/min ×60"
+	native_run gitlab-limited -type gitlab -events 100 -rate-scale 60
+	for t in google github gitlab; do
 		local out="$WORK/native-$t-limited.json"
 		NOTES+=("native $t at its documented limit ×$(jget rate_scale "$out"): $(jget paced_requests "$out") paced requests in $(jget seconds "$out") s, the pace allows $(jget min_seconds "$out") s; $(jget rate_limited "$out") quota answers")
 		add_figure "native_${t}_limited_efficiency" "$(jget efficiency "$out")" fraction "" ">=0.90"

@@ -7,6 +7,7 @@ package connectors
 import (
 	"keycard/pkg/connector/registry"
 	"keycard/pkg/github"
+	"keycard/pkg/gitlab"
 	"keycard/pkg/google"
 	"keycard/pkg/scim"
 )
@@ -20,7 +21,7 @@ func Registry() *registry.Registry {
 		scim.Factory{},
 		google.Factory{},
 		github.Factory{},
-		registry.Simulated{Name: "gitlab", Keys: []string{"org"}, Why: noConnector},
+		gitlab.Factory{},
 		registry.Simulated{Name: "discord", Why: noConnector},
 		registry.Simulated{Name: "pipedrive", Why: noConnector},
 		registry.Simulated{Name: registry.TypeDryRun, Why: "dryrun type: plans only, in memory"},

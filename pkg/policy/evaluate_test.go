@@ -267,6 +267,7 @@ func TestEvaluateExampleConfig(t *testing.T) {
 				"google": {App: "google", Account: true, Groups: []string{"all-staff", "eng"}, OrgUnit: "/Engineering", License: "1010020028",
 					Matched: []string{"birthright", "rules[0]"}},
 				"github": {App: "github", Account: true, Teams: []string{"engineering"}, Matched: []string{"rules[0]"}},
+				"gitlab": {App: "gitlab", Account: true, Groups: []string{"example/engineering", "example/everyone"}, Matched: []string{"birthright", "rules[0]"}},
 			},
 		},
 		{
@@ -277,6 +278,8 @@ func TestEvaluateExampleConfig(t *testing.T) {
 					Matched: []string{"birthright", "rules[0]"}},
 				"github": {App: "github", Account: true, Teams: []string{"engineering", "engineering-managers"},
 					Matched: []string{"rules[0]", "rules[1]"}},
+				"gitlab": {App: "gitlab", Account: true, Groups: []string{"example/engineering", "example/engineering-leads", "example/everyone"},
+					Matched: []string{"birthright", "rules[0]", "rules[1]"}},
 			},
 		},
 		{
@@ -286,6 +289,7 @@ func TestEvaluateExampleConfig(t *testing.T) {
 				"google": {App: "google", Account: true, Groups: []string{"all-staff"}, License: "1010020027",
 					Matched: []string{"birthright"}},
 				"github": {App: "github"},
+				"gitlab": {App: "gitlab", Account: true, Groups: []string{"example/everyone"}, Matched: []string{"birthright"}},
 			},
 		},
 	}

@@ -17,6 +17,8 @@ import (
 	"keycard/pkg/connector/registry"
 	"keycard/pkg/github"
 	"keycard/pkg/github/githubtest"
+	"keycard/pkg/gitlab"
+	"keycard/pkg/gitlab/gitlabtest"
 	"keycard/pkg/google"
 	"keycard/pkg/google/googletest"
 	"keycard/pkg/ratelimit"
@@ -102,13 +104,32 @@ func newNativeApp(typ string, scale float64) (*nativeApp, error) {
 				return connector.Person{EmployeeID: id, Email: "p" + id + "@example.com", Custom: map[string]string{"github": "user-" + id}}
 			},
 			want: connector.Want{Account: true, Memberships: teams, Managed: teams}}, nil
+	case gitlab.Type:
+		// Unlimited: the throttle off, a real instance's default. Limited:
+		// the throttle at its documented default (7,200 requests an hour),
+		// its window scale times shorter.
+		opt := gitlabtest.WithRateLimit(0, 0)
+		if scale > 0 {
+			opt = gitlabtest.WithRateScale(scale)
+		}
+		srv := gitlabtest.New(opt)
+		srv.AddGroup("acme/everyone")
+		groups := map[connector.Kind][]string{connector.Group: {"acme/everyone"}}
+		return &nativeApp{factory: gitlab.Factory{}, cred: srv.Token(), close: srv.Close,
+			settings: map[string]string{gitlab.SettingBaseURL: srv.URL(), gitlab.SettingOrg: "acme"},
+			stats:    func() (int, int) { s := srv.Requests(); return s.Total, s.RateLimited },
+			person: func(i int) connector.Person {
+				id := employeeID(400000, i)
+				return connector.Person{EmployeeID: id, Email: "p" + id + "@example.com", UserName: "p" + id + "@example.com", GivenName: "P", FamilyName: id, DisplayName: "P " + id}
+			},
+			want: connector.Want{Account: true, Memberships: groups, Managed: groups}}, nil
 	}
-	return nil, fmt.Errorf("-type %q: want google or github", typ)
+	return nil, fmt.Errorf("-type %q: want google, github or gitlab", typ)
 }
 
 func runNative(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("native", flag.ContinueOnError)
-	typ := fs.String("type", "google", "google or github")
+	typ := fs.String("type", "google", "google, github or gitlab")
 	n := fs.Int("events", 500, "hires")
 	conc := fs.Int("concurrency", 16, "hires applied at once (the worker's handlers)")
 	scale := fs.Float64("rate-scale", 0, "0: no limits, no pacer; f > 0: the vendor's documented limits and Keycard's pace for it, ×f")

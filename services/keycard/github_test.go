@@ -11,7 +11,6 @@ import (
 	"keycard/pkg/deadletter"
 	"keycard/pkg/event"
 	"keycard/pkg/github/githubtest"
-	"keycard/pkg/streams"
 )
 
 // The whole pipeline for a GitHub organisation: signed webhook → ingester
@@ -125,17 +124,11 @@ policy:
 		Status: "Active", EmploymentHistoryStatus: "Full-Time", Department: "Engineering", JobTitle: "Engineer", HireDate: "2024-03-01",
 		Fields: map[string]any{field: "dvaughan"}})
 	in.send(t, "employee.created", "2002")
-	var reason string
-	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline) && reason == ""; time.Sleep(50 * time.Millisecond) {
-		for _, m := range streamMsgs(t, in.natsURL, streams.DLQ) {
-			if m.Subject == "dlq.github.hired."+event.EmployeeKey("2002") {
-				if m.Header.Get(deadletter.HeaderErrorClass) != deadletter.ClassPermanent || m.Header.Get(deadletter.HeaderAttempts) != "1" {
-					t.Fatalf("dead letter %v; want permanent after 1 attempt", m.Header)
-				}
-				reason = m.Header.Get(deadletter.HeaderError)
-			}
-		}
+	dead := in.deadLetter(t, "dlq.github.hired."+event.EmployeeKey("2002"), 20*time.Second)
+	if dead.Get(deadletter.HeaderErrorClass) != deadletter.ClassPermanent || dead.Get(deadletter.HeaderAttempts) != "1" {
+		t.Fatalf("dead letter %v; want permanent after 1 attempt", dead)
 	}
+	reason := dead.Get(deadletter.HeaderError)
 	if !strings.Contains(reason, "422") || !strings.Contains(reason, "two-factor") || strings.Contains(reason, srv.Token()) {
 		t.Fatalf("dead-letter reason %q; want GitHub's 422 and its message, no token", reason)
 	}

@@ -23,8 +23,10 @@ import (
 
 	"keycard/pkg/bamboohr/bamboohrtest"
 	"keycard/pkg/bamboohr/webhook"
+	"keycard/pkg/connectors"
 	"keycard/pkg/event"
 	"keycard/pkg/natstest"
+	"keycard/pkg/policy"
 	"keycard/pkg/streams"
 	"keycard/pkg/worker"
 )
@@ -217,6 +219,21 @@ func withJS(t *testing.T, natsURL string, fn func(jetstream.JetStream)) {
 	fn(js)
 }
 
+// deadLetter waits up to within for the dead letter on subject
+// ("dlq.<app>.<kind>.<employee key>") and returns its headers, nil when
+// none came.
+func (in *instance) deadLetter(t *testing.T, subject string, within time.Duration) nats.Header {
+	t.Helper()
+	for deadline := time.Now().Add(within); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		for _, m := range streamMsgs(t, in.natsURL, streams.DLQ) {
+			if m.Subject == subject {
+				return m.Header
+			}
+		}
+	}
+	return nil
+}
+
 func TestSingleBinaryEndToEnd(t *testing.T) {
 	dataDir := t.TempDir()
 	in := start(t, dataDir)
@@ -276,7 +293,12 @@ func TestSingleBinaryNormalizes(t *testing.T) {
 	t.Setenv("BAMBOOHR_API_URL", fake.URL())
 	t.Setenv("BAMBOOHR_API_KEY", fake.APIKey())
 	t.Setenv("BAMBOOHR_COMPANY", fake.Company())
-	t.Setenv("KEYCARD_CONFIG", "../../deployments/keycard.example.yaml")
+	const example = "../../deployments/keycard.example.yaml"
+	cfg, err := policy.Load(example, connectors.Registry())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("KEYCARD_CONFIG", example)
 	in := start(t, t.TempDir())
 	defer in.stop(t)
 
@@ -289,7 +311,7 @@ func TestSingleBinaryNormalizes(t *testing.T) {
 	}
 	// The leave comes once every app has applied the hire, as it would days
 	// later (had it come at once, the hire would be skipped as stale).
-	for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline) && len(streamMsgs(t, in.natsURL, streams.Audit)) < 3; {
+	for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline) && len(streamMsgs(t, in.natsURL, streams.Audit)) < len(cfg.Apps); {
 		time.Sleep(50 * time.Millisecond)
 	}
 	fake.Update("1001", func(e *bamboohrtest.Employee) { e.Status, e.TerminationDate = "Inactive", "2026-11-20" })
@@ -312,16 +334,16 @@ func TestSingleBinaryNormalizes(t *testing.T) {
 			}
 			got = append(got, fmt.Sprintf("%s:%s:%s:%s", r.App, r.Kind, r.Outcome, r.Mode))
 		}
-		if len(got) >= 6 {
+		if len(got) >= 2*len(cfg.Apps) {
 			break
 		}
 	}
 	slices.Sort(got)
-	want := []string{
-		"github:hired:applied:dry-run", "github:terminated:applied:dry-run",
-		"google:hired:applied:dry-run", "google:terminated:applied:dry-run",
-		"slack:hired:applied:dry-run", "slack:terminated:applied:dry-run",
+	var want []string
+	for _, a := range cfg.Apps {
+		want = append(want, a.Name+":hired:applied:dry-run", a.Name+":terminated:applied:dry-run")
 	}
+	slices.Sort(want)
 	if !slices.Equal(got, want) {
 		t.Fatalf("AUDIT = %v, want %v", got, want)
 	}
@@ -384,7 +406,12 @@ func TestRejectsBadSettings(t *testing.T) {
 // every app of the example policy, without a single webhook.
 func TestDemo(t *testing.T) {
 	t.Setenv("KEYCARD_DEMO", "true")
-	t.Setenv("KEYCARD_CONFIG", "../../deployments/keycard.example.yaml")
+	const example = "../../deployments/keycard.example.yaml"
+	cfg, err := policy.Load(example, connectors.Registry())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("KEYCARD_CONFIG", example)
 	in := start(t, t.TempDir())
 	defer in.stop(t)
 	kinds := map[string]string{}
@@ -402,11 +429,12 @@ func TestDemo(t *testing.T) {
 		t.Fatalf("demo events = %v, want %v (1005 starts next week)", kinds, want)
 	}
 	var audits int
-	for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline) && audits < 12; time.Sleep(50 * time.Millisecond) {
+	wantAudits := len(want) * len(cfg.Apps)
+	for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline) && audits < wantAudits; time.Sleep(50 * time.Millisecond) {
 		audits = len(streamMsgs(t, in.natsURL, streams.Audit))
 	}
-	if audits != 12 {
-		t.Fatalf("%d audit records, want 4 people × 3 apps", audits)
+	if audits != wantAudits {
+		t.Fatalf("%d audit records, want %d people × %d apps", audits, len(want), len(cfg.Apps))
 	}
 }
 
