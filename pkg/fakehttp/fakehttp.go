@@ -1,5 +1,6 @@
 // Package fakehttp holds what the vendor fakes (scimtest, googletest,
-// githubtest) share about serving HTTP.
+// githubtest, pipedrivetest) share about serving HTTP: the status
+// counter, fixed-window limits and injected failures.
 package fakehttp
 
 import "net/http"

@@ -349,12 +349,7 @@ func (s *Server) teamByID(raw string) (*team, *apiError) {
 }
 
 func (s *Server) listTeams(w http.ResponseWriter, r *http.Request, _ route) *apiError {
-	skip := r.URL.Query().Get("skip_users") == "1"
-	out := []any{}
-	for _, t := range s.db.sortedTeams() {
-		out = append(out, s.teamJSON(t, skip))
-	}
-	return ok(w, out, nil)
+	return s.teamList(w, r, s.db.sortedTeams())
 }
 
 func (s *Server) userTeams(w http.ResponseWriter, r *http.Request, rt route) *apiError {
@@ -362,9 +357,14 @@ func (s *Server) userTeams(w http.ResponseWriter, r *http.Request, rt route) *ap
 	if e != nil {
 		return e
 	}
+	return s.teamList(w, r, s.db.teamsOf(u.id))
+}
+
+// teamList writes teams, with their users unless skip_users=1.
+func (s *Server) teamList(w http.ResponseWriter, r *http.Request, teams []*team) *apiError {
 	skip := r.URL.Query().Get("skip_users") == "1"
 	out := []any{}
-	for _, t := range s.db.teamsOf(u.id) {
+	for _, t := range teams {
 		out = append(out, s.teamJSON(t, skip))
 	}
 	return ok(w, out, nil)

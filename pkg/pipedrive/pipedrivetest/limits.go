@@ -1,46 +1,12 @@
 package pipedrivetest
 
 import (
-	"math"
 	"net/http"
 	"strconv"
 	"time"
+
+	"keycard/pkg/fakehttp"
 )
-
-// window counts requests in fixed windows, the burst limit: the count
-// starts again when the window it announces in x-ratelimit-reset ends.
-type window struct {
-	limit  int
-	length time.Duration
-	start  time.Time
-	used   int
-}
-
-func newWindow(limit int, length time.Duration, now time.Time) *window {
-	return &window{limit: limit, length: length, start: now}
-}
-
-func (w *window) roll(now time.Time) {
-	if !now.Before(w.start.Add(w.length)) {
-		w.start, w.used = now, 0
-	}
-}
-
-func (w *window) take(now time.Time) bool {
-	w.roll(now)
-	if w.used >= w.limit {
-		return false
-	}
-	w.used++
-	return true
-}
-
-func (w *window) remaining(now time.Time) int {
-	w.roll(now)
-	return max(w.limit-w.used, 0)
-}
-
-func (w *window) reset() time.Time { return w.start.Add(w.length) }
 
 // budget is the company's daily token budget and the POST/PUT fair-use
 // count, both reset at midnight UTC.
@@ -83,17 +49,12 @@ func (b *budget) take(now time.Time, cost int, write bool) bool {
 // authenticated request; x-daily-requests-left only on POST and PUT.
 func (s *Server) rateHeaders(w http.ResponseWriter, now time.Time, write bool) {
 	h := w.Header()
-	h.Set("X-Ratelimit-Limit", strconv.Itoa(s.burst.limit))
-	h.Set("X-Ratelimit-Remaining", strconv.Itoa(s.burst.remaining(now)))
-	h.Set("X-Ratelimit-Reset", seconds(s.burst.reset().Sub(now)))
+	h.Set("X-Ratelimit-Limit", strconv.Itoa(s.burst.Limit()))
+	h.Set("X-Ratelimit-Remaining", strconv.Itoa(s.burst.Remaining(now)))
+	h.Set("X-Ratelimit-Reset", fakehttp.Seconds(s.burst.Reset().Sub(now)))
 	h.Set("X-Daily-Ratelimit-Token-Limit", strconv.Itoa(s.daily.limit))
 	h.Set("X-Daily-Ratelimit-Token-Remaining", strconv.Itoa(max(s.daily.limit-s.daily.spent, 0)))
 	if write {
 		h.Set("X-Daily-Requests-Left", strconv.Itoa(max(s.daily.writes-s.daily.writen, 0)))
 	}
-}
-
-// seconds renders a wait in whole seconds, at least 1.
-func seconds(d time.Duration) string {
-	return strconv.FormatInt(max(int64(math.Ceil(d.Seconds())), 1), 10)
 }

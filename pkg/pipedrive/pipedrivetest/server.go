@@ -55,7 +55,6 @@ import (
 	"maps"
 	"net/http"
 	"net/http/httptest"
-	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -118,13 +117,6 @@ type Stats struct {
 	TokensSpent int
 }
 
-type failure struct {
-	route      string // "" any route
-	status     int
-	retryAfter time.Duration
-	message    string
-}
-
 // Server is a running fake of one company.
 type Server struct {
 	ts     *httptest.Server
@@ -134,9 +126,9 @@ type Server struct {
 
 	mu       sync.Mutex
 	db       *store
-	failures []failure
+	failures fakehttp.Failures
 	stats    Stats
-	burst    *window
+	burst    *fakehttp.Window
 	daily    *budget
 }
 
@@ -159,7 +151,7 @@ func New(opts ...Option) *Server {
 		token: c.token, domain: c.domain, now: c.now,
 		db:    newStore(now),
 		stats: Stats{ByRoute: map[string]int{}, ByStatus: map[int]int{}},
-		burst: newWindow(c.burst, max(time.Duration(float64(BurstWindow)/c.scale), time.Millisecond), now),
+		burst: fakehttp.NewWindow(c.burst, max(time.Duration(float64(BurstWindow)/c.scale), time.Millisecond), now),
 		daily: newBudget(c.budget, FairUseWritesDay, now),
 	}
 	s.ts = httptest.NewServer(s)
@@ -191,9 +183,7 @@ func (s *Server) FailNext(status int, after time.Duration) { s.FailNextOn("", 1,
 func (s *Server) FailNextOn(route string, n, status int, after time.Duration, message string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for range n {
-		s.failures = append(s.failures, failure{route: route, status: status, retryAfter: after, message: message})
-	}
+	s.failures.Add(n, fakehttp.Failure{Route: route, Status: status, RetryAfter: after, Message: message})
 }
 
 // ExhaustDailyBudget spends what is left of today's token budget: every
@@ -244,16 +234,14 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, rt route) *apiErr
 		return &apiError{status: http.StatusTooManyRequests, message: "Request over limit: the company's daily API token budget is used up", code: http.StatusTooManyRequests}
 	}
 	s.stats.TokensSpent += rt.cost
-	ok := s.burst.take(now)
+	ok := s.burst.Take(now)
 	s.rateHeaders(w, now, write)
 	if !ok {
 		s.stats.RateLimited++
-		w.Header().Set("Retry-After", seconds(s.burst.reset().Sub(now)))
+		w.Header().Set("Retry-After", fakehttp.Seconds(s.burst.Reset().Sub(now)))
 		return overLimit()
 	}
-	if i := slices.IndexFunc(s.failures, func(f failure) bool { return f.route == "" || f.route == rt.name }); i >= 0 {
-		f := s.failures[i]
-		s.failures = slices.Delete(s.failures, i, i+1)
+	if f, ok := s.failures.Take(rt.name); ok {
 		return s.injected(w, f)
 	}
 	if rt.handler == nil {
@@ -279,29 +267,29 @@ func (s *Server) authenticate(r *http.Request) *apiError {
 }
 
 // injected is the answer Pipedrive gives with f's status.
-func (s *Server) injected(w http.ResponseWriter, f failure) *apiError {
-	if f.retryAfter > 0 {
-		w.Header().Set("Retry-After", seconds(f.retryAfter))
+func (s *Server) injected(w http.ResponseWriter, f fakehttp.Failure) *apiError {
+	if f.RetryAfter > 0 {
+		w.Header().Set("Retry-After", fakehttp.Seconds(f.RetryAfter))
 	}
-	e := &apiError{status: f.status, message: f.message}
+	e := &apiError{status: f.Status, message: f.Message}
 	switch {
-	case f.status == http.StatusTooManyRequests:
+	case f.Status == http.StatusTooManyRequests:
 		s.stats.RateLimited++
 		w.Header().Set("X-Ratelimit-Remaining", "0")
 		e = overLimit()
-	case f.status == http.StatusUnauthorized:
+	case f.Status == http.StatusUnauthorized:
 		e.message, e.code = "unauthorized access", http.StatusUnauthorized
-	case f.status == http.StatusForbidden:
+	case f.Status == http.StatusForbidden:
 		e.message = "You do not have permissions to do this."
-	case f.status == http.StatusBadRequest:
+	case f.Status == http.StatusBadRequest:
 		e.message = "Bad request"
-	case f.status == http.StatusNotFound:
+	case f.Status == http.StatusNotFound:
 		e.message = "Not found"
-	case f.status >= 500:
+	case f.Status >= 500:
 		e.message = "Internal server error"
 	}
-	if f.message != "" {
-		e.message = f.message
+	if f.Message != "" {
+		e.message = f.Message
 	}
 	return e
 }
