@@ -8,6 +8,7 @@ import (
 	"keycard/pkg/connector/registry"
 	"keycard/pkg/github"
 	"keycard/pkg/google"
+	"keycard/pkg/pipedrive"
 	"keycard/pkg/scim"
 )
 
@@ -22,7 +23,9 @@ func Registry() *registry.Registry {
 		github.Factory{},
 		registry.Simulated{Name: "gitlab", Keys: []string{"org"}, Why: noConnector},
 		registry.Simulated{Name: "discord", Why: noConnector},
-		registry.Simulated{Name: "pipedrive", Why: noConnector},
+		pipedrive.Factory{},
 		registry.Simulated{Name: registry.TypeDryRun, Why: "dryrun type: plans only, in memory"},
+		registry.Retired{Name: "invision", Why: "InVision shut down at the end of 2024 (the vendor's announcement); " +
+			"Freehand boards can be imported into Miro. Remove the app, or grant its people a miro app: README.md, section Retired applications"},
 	)
 }
