@@ -97,30 +97,47 @@ type Connector struct {
 	mu    sync.Mutex
 	me    int // the token's user, once read
 	sets  names
-	roles names
+	roles names // paths
 	teams names
 }
 
 // names is a cached id ↔ name list (permission sets, roles, teams).
+// Roles are named by their path in the role hierarchy, "/Sales/Sales EU".
 type names struct {
 	read time.Time
 	byID map[string]string
+	path bool // the names are role paths: a grant may give the last segments only
 }
 
 func (n names) fresh(now time.Time) bool { return n.byID != nil && now.Sub(n.read) < namesTTL }
 
-// id returns the id named name (an id itself, or a name,
-// case-insensitively), or "".
-func (n names) id(name string) string {
-	if _, ok := n.byID[name]; ok {
-		return name
+// matches reports whether want names id: its id, its name (any case) or,
+// for a role, the end of its path ("/Sales EU" is "/Default/Sales EU").
+func (n names) matches(want, id string) bool {
+	name, ok := n.byID[id]
+	switch {
+	case !ok || want == "":
+		return false
+	case want == id || strings.EqualFold(want, name):
+		return true
+	case n.path:
+		w := strings.Split(strings.Trim(strings.ToLower(want), "/"), "/")
+		p := strings.Split(strings.Trim(strings.ToLower(name), "/"), "/")
+		return len(w) <= len(p) && slices.Equal(w, p[len(p)-len(w):])
 	}
-	for id, v := range n.byID {
-		if strings.EqualFold(v, name) {
-			return id
+	return false
+}
+
+// ids returns the ids want names, sorted.
+func (n names) ids(want string) []string {
+	var out []string
+	for id := range n.byID {
+		if n.matches(want, id) {
+			out = append(out, id)
 		}
 	}
-	return ""
+	slices.Sort(out)
+	return out
 }
 
 // DefaultBaseURL is the API root without a company domain; Pipedrive
@@ -168,7 +185,8 @@ func New(cfg Config) (*Connector, error) {
 		now = time.Now
 	}
 	return &Connector{hc: hc, base: base, token: cfg.Token, permissionSet: cfg.PermissionSet,
-		timeout: cmp.Or(cfg.Timeout, DefaultTimeout), pace: cfg.Pace, observe: cfg.Observe, now: now, log: cfg.Log}, nil
+		timeout: cmp.Or(cfg.Timeout, DefaultTimeout), pace: cfg.Pace, observe: cfg.Observe, now: now, log: cfg.Log,
+		roles: names{path: true}}, nil
 }
 
 // user is Pipedrive's user object (BaseUser), as far as Keycard reads it.
@@ -337,19 +355,19 @@ type team struct {
 }
 
 // nameOf is how the account reports id of list (a permission set or
-// role): as want when want names it (by id or name), else by its name
-// (the list read again when id is not in it), else the id; "" for "".
+// role): as want when want names it, else by its name (the list read
+// again when id is not in it), else the id; "" for "".
 func (k *Connector) nameOf(ctx context.Context, list *names, id, want string) (string, error) {
 	if id == "" || id == "0" {
 		return "", nil
 	}
 	for attempt := range 2 {
-		byID, err := k.names(ctx, list, attempt > 0)
+		n, err := k.names(ctx, list, attempt > 0)
 		if err != nil {
 			return "", err
 		}
-		if name, ok := byID[id]; ok {
-			if want != "" && (want == id || strings.EqualFold(want, name)) {
+		if name, ok := n.byID[id]; ok {
+			if n.matches(want, id) {
 				return want, nil
 			}
 			return name, nil
@@ -358,39 +376,49 @@ func (k *Connector) nameOf(ctx context.Context, list *names, id, want string) (s
 	return id, nil
 }
 
-// idNamed returns the id list holds for name (a name or an id), reading
-// it again once when not known; "" when there is none, with the list.
+// idNamed returns the one id list holds for name, reading it again once
+// when none is known; "" when there is none, with the list's names. Two
+// roles whose paths end the same are a permanent error.
 func (k *Connector) idNamed(ctx context.Context, list *names, name string) (string, map[string]string, error) {
-	var byID map[string]string
+	var n names
 	for attempt := range 2 {
 		var err error
-		if byID, err = k.names(ctx, list, attempt > 0); err != nil {
+		if n, err = k.names(ctx, list, attempt > 0); err != nil {
 			return "", nil, err
 		}
-		if id := (names{byID: byID}).id(name); id != "" {
-			return id, byID, nil
+		switch ids := n.ids(name); len(ids) {
+		case 0:
+		case 1:
+			return ids[0], n.byID, nil
+		default:
+			var paths []string
+			for _, id := range ids {
+				paths = append(paths, strconv.Quote(n.byID[id]))
+			}
+			return "", nil, fault.Permanent(fmt.Errorf("pipedrive: %q names %s: write more of the path", name, strings.Join(paths, " and ")))
 		}
 	}
-	return "", byID, nil
+	return "", n.byID, nil
 }
 
-// names returns list's id → name map, read when stale or when again.
-func (k *Connector) names(ctx context.Context, list *names, again bool) (map[string]string, error) {
+// names returns list as read last, read again when stale or when again.
+func (k *Connector) names(ctx context.Context, list *names, again bool) (names, error) {
 	k.mu.Lock()
 	if !again && list.fresh(k.now()) {
-		byID := list.byID
+		n := *list
 		k.mu.Unlock()
-		return byID, nil
+		return n, nil
 	}
 	k.mu.Unlock()
 	byID, err := k.readNames(ctx, list)
 	if err != nil {
-		return nil, err
+		return names{}, err
 	}
 	k.mu.Lock()
 	list.byID, list.read = byID, k.now()
+	n := *list
 	k.mu.Unlock()
-	return byID, nil
+	return n, nil
 }
 
 func (k *Connector) readNames(ctx context.Context, list *names) (map[string]string, error) {
@@ -409,15 +437,29 @@ func (k *Connector) readNames(ctx context.Context, list *names) (map[string]stri
 			byID[s.ID] = s.Name
 		}
 	case &k.roles:
-		err := pages(ctx, k, read, "roles", nil, func(r struct {
-			ID   int    `json:"id"`
-			Name string `json:"name"`
-		}) error {
-			byID[strconv.Itoa(r.ID)] = r.Name
+		type role struct {
+			ID     int    `json:"id"`
+			Parent *int   `json:"parent_role_id"`
+			Name   string `json:"name"`
+		}
+		roles := map[int]role{}
+		err := pages(ctx, k, read, "roles", nil, func(r role) error {
+			roles[r.ID] = r
 			return nil
 		})
 		if err != nil {
 			return nil, fmt.Errorf("roles: %w", err)
+		}
+		for id, r := range roles {
+			path := "/" + r.Name
+			for up, hops := r.Parent, 0; up != nil && hops < len(roles); hops++ {
+				p, ok := roles[*up]
+				if !ok {
+					break
+				}
+				path, up = "/"+p.Name+path, p.Parent
+			}
+			byID[strconv.Itoa(id)] = path
 		}
 	case &k.teams:
 		var teams []team
@@ -656,7 +698,7 @@ func (k *Connector) teamAndUser(ctx context.Context, a connector.Account, kind c
 
 func (k *Connector) forgetTeams() {
 	k.mu.Lock()
-	k.teams = names{}
+	k.teams.byID = nil
 	k.mu.Unlock()
 }
 

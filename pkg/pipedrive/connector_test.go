@@ -109,11 +109,13 @@ func TestPermissionSets(t *testing.T) {
 func TestUpdate(t *testing.T) {
 	t.Parallel()
 	srv := newFake(t)
-	srv.AddRole("Sales EU")
-	srv.AddRole("Sales US")
+	sales := srv.AddRole("Sales")
+	srv.AddSubRole(sales, "Sales EU")
+	srv.AddSubRole(sales, "Sales US")
+	srv.AddSubRole(srv.AddRole("Support"), "Sales US")
 	c := newConnector(t, srv)
 	p := ada()
-	p.OrgUnit = "Sales EU"
+	p.OrgUnit = "/Sales EU" // the end of its path is enough
 	a := mustCreate(t, c, p)
 	if got := userOf(t, srv, a).Role; got != "Sales EU" {
 		t.Fatalf("role after Create %q", got)
@@ -122,7 +124,7 @@ func TestUpdate(t *testing.T) {
 	if cur, _ := c.Find(t.Context(), p); len(connector.Plan(cur, connector.Want{Account: true}, p)) != 0 {
 		t.Fatalf("plan after Create %v", connector.Plan(cur, connector.Want{Account: true}, p))
 	}
-	p.OrgUnit, p.License, p.Email = "Sales US", "Admin", "ada.lovelace@example.com"
+	p.OrgUnit, p.License, p.Email = "/Sales/Sales US", "Admin", "ada.lovelace@example.com"
 	cur, err := c.Find(t.Context(), p)
 	if err != nil {
 		t.Fatal(err)
@@ -138,8 +140,14 @@ func TestUpdate(t *testing.T) {
 	if u := userOf(t, srv, a); u.Role != "Sales US" || u.PermissionSet != "Regular user" || u.Email != "ada@example.com" {
 		t.Fatalf("user after Update %+v; want the role moved, the rest as it was", u)
 	}
-	if err := c.Update(t.Context(), *cur, connector.Person{OrgUnit: "Nowhere"}); !fault.IsPermanent(err) || !strings.Contains(err.Error(), `"Sales EU"`) {
-		t.Fatalf("unknown role = %v; want permanent, naming the roles", err)
+	if cur, _ = c.Find(t.Context(), p); cur.Attributes["org_unit"] != p.OrgUnit {
+		t.Fatalf("org_unit read back %q; want %q", cur.Attributes["org_unit"], p.OrgUnit)
+	}
+	if err := c.Update(t.Context(), *cur, connector.Person{OrgUnit: "/Nowhere"}); !fault.IsPermanent(err) || !strings.Contains(err.Error(), `/Sales/Sales EU"`) {
+		t.Fatalf("unknown role = %v; want permanent, naming the roles by path", err)
+	}
+	if err := c.Update(t.Context(), *cur, connector.Person{OrgUnit: "/Sales US"}); !fault.IsPermanent(err) || !strings.Contains(err.Error(), "write more of the path") {
+		t.Fatalf("ambiguous role = %v; want permanent", err)
 	}
 }
 

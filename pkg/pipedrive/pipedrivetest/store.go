@@ -182,10 +182,13 @@ func (s *Server) AddTeam(names ...string) []int {
 }
 
 // AddRole adds a visibility role below the default one and returns its id.
-func (s *Server) AddRole(name string) int {
+func (s *Server) AddRole(name string) int { return s.AddSubRole(DefaultRoleID, name) }
+
+// AddSubRole adds a visibility role below role parent and returns its id.
+func (s *Server) AddSubRole(parent int, name string) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	r := &role{id: s.db.next(), parentID: DefaultRoleID, name: name}
+	r := &role{id: s.db.next(), parentID: parent, name: name}
 	s.db.roles[r.id] = r
 	return r.id
 }
@@ -205,7 +208,7 @@ type User struct {
 	Active    bool // active_flag
 	Activated bool
 	Access    []Access
-	Role      string   // the visibility role's name
+	Role      string   // the visibility role's name (not its path)
 	Teams     []string // team names, sorted
 	// PermissionSet is the sales app's permission set's name.
 	PermissionSet string
