@@ -8,10 +8,8 @@ import (
 	"time"
 
 	"keycard/pkg/bamboohr/bamboohrtest"
-	"keycard/pkg/deadletter"
 	"keycard/pkg/event"
 	"keycard/pkg/pipedrive/pipedrivetest"
-	"keycard/pkg/streams"
 )
 
 // The whole pipeline for a Pipedrive company: signed webhook → ingester →
@@ -65,13 +63,7 @@ policy:
 	}
 	expect := func(step, want string, within time.Duration) {
 		t.Helper()
-		var got string
-		for deadline := time.Now().Add(within); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
-			if got = state(); got == want {
-				return
-			}
-		}
-		t.Fatalf("%s:\n got  %s\n want %s", step, got, want)
+		expectState(t, step, want, within, state)
 	}
 	routes := func() map[string]int { return srv.Requests().ByRoute }
 	const (
@@ -127,17 +119,7 @@ policy:
 	fake.Put(bamboohrtest.Employee{ID: "3002", FirstName: "Dorothy", LastName: "Vaughan", WorkEmail: "dorothy@example.com",
 		Status: "Active", EmploymentHistoryStatus: "Full-Time", Department: "Engineering", JobTitle: "Engineer", HireDate: "2024-03-01"})
 	in.send(t, "employee.created", "3002")
-	var reason string
-	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline) && reason == ""; time.Sleep(50 * time.Millisecond) {
-		for _, m := range streamMsgs(t, in.natsURL, streams.DLQ) {
-			if m.Subject == "dlq.pipedrive.hired."+event.EmployeeKey("3002") {
-				if m.Header.Get(deadletter.HeaderErrorClass) != deadletter.ClassPermanent || m.Header.Get(deadletter.HeaderAttempts) != "1" {
-					t.Fatalf("dead letter %v; want permanent after 1 attempt", m.Header)
-				}
-				reason = m.Header.Get(deadletter.HeaderError)
-			}
-		}
-	}
+	reason := deadLetter(t, in.natsURL, "dlq.pipedrive.hired."+event.EmployeeKey("3002"))
 	if !strings.Contains(reason, "400") || !strings.Contains(reason, "Email domain is not allowed") || strings.Contains(reason, srv.Token()) {
 		t.Fatalf("dead-letter reason %q; want Pipedrive's 400 and its error, no token", reason)
 	}
