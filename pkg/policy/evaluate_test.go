@@ -266,7 +266,8 @@ func TestEvaluateExampleConfig(t *testing.T) {
 				"slack": {App: "slack", Account: true, Groups: []string{"eng", "everyone"}, Matched: []string{"birthright", "rules[0]"}},
 				"google": {App: "google", Account: true, Groups: []string{"all-staff", "eng"}, OrgUnit: "/Engineering", License: "1010020028",
 					Matched: []string{"birthright", "rules[0]"}},
-				"github": {App: "github", Account: true, Teams: []string{"engineering"}, Matched: []string{"rules[0]"}},
+				"github":    {App: "github", Account: true, Teams: []string{"engineering"}, Matched: []string{"rules[0]"}},
+				"pipedrive": {App: "pipedrive"},
 			},
 		},
 		{
@@ -277,6 +278,7 @@ func TestEvaluateExampleConfig(t *testing.T) {
 					Matched: []string{"birthright", "rules[0]"}},
 				"github": {App: "github", Account: true, Teams: []string{"engineering", "engineering-managers"},
 					Matched: []string{"rules[0]", "rules[1]"}},
+				"pipedrive": {App: "pipedrive"},
 			},
 		},
 		{
@@ -285,7 +287,18 @@ func TestEvaluateExampleConfig(t *testing.T) {
 				"slack": {App: "slack", Account: true, Groups: []string{"contractors", "everyone"}, Matched: []string{"birthright", "rules[2]"}},
 				"google": {App: "google", Account: true, Groups: []string{"all-staff"}, License: "1010020027",
 					Matched: []string{"birthright"}},
+				"github":    {App: "github"},
+				"pipedrive": {App: "pipedrive"},
+			},
+		},
+		{
+			name: "sales manager", employee: with(engineer, func(e *event.Employee) { e.Department, e.JobTitle = "Sales", "Sales Manager" }),
+			want: map[string]Desired{
+				"slack":  {App: "slack", Account: true, Groups: []string{"everyone"}, Matched: []string{"birthright"}},
+				"google": {App: "google", Account: true, Groups: []string{"all-staff"}, License: "1010020027", Matched: []string{"birthright"}},
 				"github": {App: "github"},
+				"pipedrive": {App: "pipedrive", Account: true, Teams: []string{"closers"}, OrgUnit: "/Sales", License: "Sales manager",
+					Matched: []string{"rules[3]", "rules[4]"}},
 			},
 		},
 	}
