@@ -19,13 +19,15 @@ import (
 // under a megabyte.
 const maxBody = 8 << 20
 
-// access is how a request counts against the pacer.
+// access is how a request is paced. Pipedrive's burst limit counts every
+// request, reads included, so every one waits on the pacer but the
+// step's first write, which the worker paced.
 type access int
 
 const (
-	read      access = iota // a lookup of one person's: not paced
-	pacedRead               // a page of List: paced
-	write
+	read      access = iota // paced
+	stepWrite               // the worker paced it: the step's first write
+	write                   // a further write of the step: paced
 )
 
 // call is one request: method, path below the API root, query, and the
@@ -38,18 +40,19 @@ type call struct {
 	body   any
 }
 
-// do sends c, paced first where paced, within the connector's timeout,
+// do sends c, paced first unless the worker paced it, within the
+// connector's timeout,
 // and decodes the answer's data into out (nil: ignored). It returns the
 // envelope's pagination, if any. The token goes in the x-api-token
 // header, never in the URL.
 func (k *Connector) do(ctx context.Context, c call, out any) (*envelope, error) {
-	if c.how == pacedRead && k.pace != nil {
+	if c.how != stepWrite && k.pace != nil {
 		if err := k.pace(ctx); err != nil {
 			return nil, err
 		}
 	}
 	env, err := k.send(ctx, c, out)
-	k.answered(ctx, c.how, err)
+	k.answered(ctx, err)
 	return env, err
 }
 
@@ -117,22 +120,17 @@ func transportError(c call, err error) error {
 }
 
 // answered tells the pacer how Pipedrive answered: a limit pauses the
-// app, whatever the request; any other answer to a paced request counts
-// towards the pace; 5xx answers say nothing about it.
-func (k *Connector) answered(ctx context.Context, how access, err error) {
+// app; any other answer counts towards the pace (every request counts
+// against the burst limit); a 5xx or no answer says nothing about it.
+func (k *Connector) answered(ctx context.Context, err error) {
 	if k.observe == nil {
 		return
 	}
-	if e, ok := errors.AsType[*Error](err); ok {
-		switch {
-		case e.Throttled():
-			k.observe(ctx, ratelimit.Outcome{Throttled: true, RetryAfter: e.RetryAfter})
-		case how != read && e.Status < 500:
-			k.observe(ctx, ratelimit.Outcome{})
-		}
-		return
-	}
-	if err == nil && how != read {
+	e, isAPI := errors.AsType[*Error](err)
+	switch {
+	case isAPI && e.Throttled():
+		k.observe(ctx, ratelimit.Outcome{Throttled: true, RetryAfter: e.RetryAfter})
+	case isAPI && e.Status < 500, err == nil:
 		k.observe(ctx, ratelimit.Outcome{})
 	}
 }

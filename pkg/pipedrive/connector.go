@@ -537,7 +537,7 @@ func (k *Connector) Create(ctx context.Context, p connector.Person) (connector.A
 	}
 	body := map[string]any{"email": p.Email, "access": []userAccess{acc}, "active_flag": true}
 	var u user
-	_, err := k.do(ctx, call{how: write, method: http.MethodPost, path: "users", body: body}, &u)
+	_, err := k.do(ctx, call{how: stepWrite, method: http.MethodPost, path: "users", body: body}, &u)
 	if isBadRequest(err) {
 		// Pipedrive documents no answer for an address it has: if another
 		// delivery's (or a person's) user crossed this one, adopt it.
@@ -549,7 +549,7 @@ func (k *Connector) Create(ctx context.Context, p connector.Person) (connector.A
 		return connector.Account{}, fmt.Errorf("add employee %s: %w", p.EmployeeID, err)
 	}
 	if p.OrgUnit != "" {
-		if u.RoleID, err = k.assignRole(ctx, u.ID, p.OrgUnit); err != nil {
+		if u.RoleID, err = k.assignRole(ctx, write, u.ID, p.OrgUnit); err != nil {
 			return connector.Account{}, err
 		}
 	}
@@ -575,7 +575,7 @@ func listNames(byID map[string]string) string {
 
 // assignRole puts user id in the visibility role named role (POST
 // /roles/{id}/assignments: a user holds one role, so this moves them).
-func (k *Connector) assignRole(ctx context.Context, id int, role string) (int, error) {
+func (k *Connector) assignRole(ctx context.Context, how access, id int, role string) (int, error) {
 	rid, known, err := k.idNamed(ctx, &k.roles, role)
 	if err != nil {
 		return 0, err
@@ -583,7 +583,7 @@ func (k *Connector) assignRole(ctx context.Context, id int, role string) (int, e
 	if rid == "" {
 		return 0, fault.Permanent(fmt.Errorf("pipedrive: no visibility role %q in the company (it has %s); the grant's org_unit names a role", role, listNames(known)))
 	}
-	_, err = k.do(ctx, call{how: write, method: http.MethodPost, path: "roles/" + rid + "/assignments", body: map[string]int{"user_id": id}}, nil)
+	_, err = k.do(ctx, call{how: how, method: http.MethodPost, path: "roles/" + rid + "/assignments", body: map[string]int{"user_id": id}}, nil)
 	if err != nil {
 		return 0, fmt.Errorf("assign user %d to role %s: %w", id, role, err)
 	}
@@ -602,7 +602,7 @@ func (k *Connector) Update(ctx context.Context, a connector.Account, p connector
 		return err
 	}
 	if p.OrgUnit != "" && a.Attributes[registry.GrantOrgUnit] != p.OrgUnit {
-		if _, err := k.assignRole(ctx, id, p.OrgUnit); err != nil {
+		if _, err := k.assignRole(ctx, stepWrite, id, p.OrgUnit); err != nil {
 			return err
 		}
 	}
@@ -635,7 +635,7 @@ func (k *Connector) SetActive(ctx context.Context, a connector.Account, active b
 		}
 	}
 	body := map[string]bool{"active_flag": active}
-	_, err = k.do(ctx, call{how: write, method: http.MethodPut, path: "users/" + strconv.Itoa(id), body: body}, nil)
+	_, err = k.do(ctx, call{how: stepWrite, method: http.MethodPut, path: "users/" + strconv.Itoa(id), body: body}, nil)
 	switch {
 	case isNotFound(err) && !active:
 		return nil // no longer in the company: nothing to switch off
@@ -655,7 +655,7 @@ func (k *Connector) AddMembership(ctx context.Context, a connector.Account, kind
 	if tid == "" {
 		return fault.Permanent(fmt.Errorf("pipedrive: no team %q in the company (teams are made in Pipedrive; the grant names one by its name)", name))
 	}
-	_, err = k.do(ctx, call{how: write, method: http.MethodPost, path: "legacyTeams/" + tid + "/users", body: map[string][]int{"users": {uid}}}, nil)
+	_, err = k.do(ctx, call{how: stepWrite, method: http.MethodPost, path: "legacyTeams/" + tid + "/users", body: map[string][]int{"users": {uid}}}, nil)
 	if isNotFound(err) {
 		k.forgetTeams()
 		return fault.Permanent(fmt.Errorf("add user %d to team %s: the team is gone: %w", uid, name, err))
@@ -673,7 +673,7 @@ func (k *Connector) RemoveMembership(ctx context.Context, a connector.Account, k
 	if err != nil || tid == "" {
 		return err
 	}
-	_, err = k.do(ctx, call{how: write, method: http.MethodDelete, path: "legacyTeams/" + tid + "/users", body: map[string][]int{"users": {uid}}}, nil)
+	_, err = k.do(ctx, call{how: stepWrite, method: http.MethodDelete, path: "legacyTeams/" + tid + "/users", body: map[string][]int{"users": {uid}}}, nil)
 	switch {
 	case isNotFound(err):
 		k.forgetTeams()
@@ -711,7 +711,7 @@ func (k *Connector) forgetTeams() {
 func (k *Connector) List(ctx context.Context, fn func(connector.Account) error) error {
 	members := map[int][]string{}
 	var teams []team
-	if _, err := k.do(ctx, call{how: pacedRead, method: http.MethodGet, path: "legacyTeams"}, &teams); err != nil {
+	if _, err := k.do(ctx, call{how: read, method: http.MethodGet, path: "legacyTeams"}, &teams); err != nil {
 		return fmt.Errorf("teams: %w", err)
 	}
 	for _, t := range teams {
@@ -720,7 +720,7 @@ func (k *Connector) List(ctx context.Context, fn func(connector.Account) error) 
 		}
 	}
 	var users []user
-	err := pages(ctx, k, pacedRead, "users", nil, func(u user) error {
+	err := pages(ctx, k, read, "users", nil, func(u user) error {
 		if !u.IsYou && !u.IsDeleted {
 			users = append(users, u)
 		}

@@ -68,8 +68,11 @@
 // Each request spends tokens of the company's daily budget (30,000 × plan
 // multiplier × seats; GET one 2, a list 20, find 40, a write 10), reset at
 // midnight server time; and a token may make 20 requests per 2-second
-// window on the lowest plan (the burst limit). Answers map to fault
-// classes:
+// window on the lowest plan (the burst limit), reads and its user's own
+// clicks included. So every request waits on the pacer (Config.Pace),
+// but the first write of a step, which the worker paced, and the default
+// pace (PacePerMinute, PaceBurst) keeps any 2 seconds at 16. Answers map
+// to fault classes:
 //
 //   - 429 with x-daily-ratelimit-token-remaining (or x-daily-requests-left)
 //     0: the daily budget; retried at the next midnight UTC (at least a

@@ -110,8 +110,8 @@ func TestParseDefaults(t *testing.T) {
 		}},
 		{"pipedrive", func(a *App) { // no credential: dry-run
 			a.Type, a.Mode = "pipedrive", ModeDryRun
-			// Pipedrive's documented burst limit: a fixed ceiling.
-			a.RateLimit = RateLimit{WritesPerMinute: 60, Burst: 5, MaxWritesPerMinute: 60}
+			// Under Pipedrive's documented burst limit: a fixed ceiling.
+			a.RateLimit = RateLimit{WritesPerMinute: 240, Burst: 8, MaxWritesPerMinute: 240}
 		}},
 		{"notion", func(a *App) { a.Type, a.Mode = registry.TypeDryRun, ModeDryRun }},
 	}
