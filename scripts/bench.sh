@@ -769,7 +769,7 @@ native_run() {
 	fi
 }
 
-# native: hires through the Google Workspace and GitHub connectors (built
+# native: hires through the Google Workspace, GitHub and Pipedrive connectors (built
 # by their registry Factory) against their fakes, each hire the worker's
 # plan (create, one group or team) at concurrency 16. Unlimited: hires/s.
 # At the vendor's documented limits, which the fake enforces, and
@@ -795,6 +795,23 @@ section_native() {
 		add_figure "native_${t}_limited_efficiency" "$(jget efficiency "$out")" fraction "" ">=0.90"
 		add_figure "native_${t}_429s" "$(jget rate_limited "$out")" count "" "==0"
 	done
+	# Pipedrive: every request paced (its burst limit, 20 per 2 s, counts
+	# reads), 240/min ×10 against the fake's burst window ×10.
+	native_app pipedrive 500 100 10 "240 requests/min"
+}
+
+# native_app TYPE HIRES LIMITED_HIRES SCALE PACE: a native connector's two
+# runs, unlimited and at its documented limit ×SCALE, and their figures.
+native_app() {
+	local t=$1 out="$WORK/native-$1-limited.json"
+	log "native: $t, $2 hires unlimited"
+	native_run "$t" -type "$t" -events "$2"
+	add_figure "native_${t}_hires_per_s" "$(jget hires_per_s "$WORK/native-$t.json")" hires/s "" ""
+	log "native: $t, $3 hires at $5 ×$4"
+	native_run "$t-limited" -type "$t" -events "$3" -rate-scale "$4"
+	NOTES+=("native $t at its documented limit ×$(jget rate_scale "$out"): $(jget paced_requests "$out") paced requests in $(jget seconds "$out") s, the pace allows $(jget min_seconds "$out") s; $(jget rate_limited "$out") quota answers")
+	add_figure "native_${t}_limited_efficiency" "$(jget efficiency "$out")" fraction "" ">=0.90"
+	add_figure "native_${t}_429s" "$(jget rate_limited "$out")" count "" "==0"
 }
 
 # leavers: terminations behind a joiner backlog (issue 9: 57 s first in
