@@ -509,7 +509,8 @@ func isBadRequest(err error) bool {
 // policy's licence names (else the app's permission_set, else Pipedrive's
 // default), then puts them in the visibility role the policy's org_unit
 // names. A user the company already has under the address, active or
-// deactivated, is adopted untouched: the plan reactivates and updates it.
+// deactivated, is adopted, moved to that role, and otherwise untouched:
+// the plan reactivates it.
 func (k *Connector) Create(ctx context.Context, p connector.Person) (connector.Account, error) {
 	if p.Email == "" {
 		return connector.Account{}, fault.Permanent(fmt.Errorf("pipedrive: employee %s has no work e-mail: Pipedrive adds users by e-mail", p.EmployeeID))
@@ -521,6 +522,12 @@ func (k *Connector) Create(ctx context.Context, p connector.Person) (connector.A
 		a, err := k.account(ctx, *cur, p)
 		if err != nil {
 			return connector.Account{}, err
+		}
+		if p.OrgUnit != "" && a.Attributes[registry.GrantOrgUnit] != p.OrgUnit {
+			if _, err := k.assignRole(ctx, write, cur.ID, p.OrgUnit); err != nil {
+				return connector.Account{}, err
+			}
+			a.Attributes[registry.GrantOrgUnit] = p.OrgUnit
 		}
 		return *a, nil
 	}

@@ -143,6 +143,11 @@ func TestUpdate(t *testing.T) {
 	if cur, _ = c.Find(t.Context(), p); cur.Attributes["org_unit"] != p.OrgUnit {
 		t.Fatalf("org_unit read back %q; want %q", cur.Attributes["org_unit"], p.OrgUnit)
 	}
+	hand := srv.AddUser("grace@example.com", "Grace", true) // added by hand, before Keycard
+	adopted, err := c.Create(t.Context(), connector.Person{Email: "grace@example.com", OrgUnit: "/Sales EU"})
+	if err != nil || adopted.ID != strconv.Itoa(hand) || userOf(t, srv, adopted).Role != "Sales EU" {
+		t.Fatalf("Create over a hand-made user = %+v, %v; want it adopted and moved to the role", adopted, err)
+	}
 	if err := c.Update(t.Context(), *cur, connector.Person{OrgUnit: "/Nowhere"}); !fault.IsPermanent(err) || !strings.Contains(err.Error(), `/Sales/Sales EU"`) {
 		t.Fatalf("unknown role = %v; want permanent, naming the roles by path", err)
 	}

@@ -16,7 +16,8 @@
 //     person's (the term also matches parts of addresses), deactivated
 //     users included.
 //   - Create adopts the company's user under the address, active or not
-//     (the plan then reactivates it), else adds one (POST /users with
+//     (moved to the org_unit's role; the plan then reactivates it), else
+//     adds one (POST /users with
 //     email, access [{app: "sales", permission_set_id}] and active_flag
 //     true): Pipedrive e-mails the person an invitation (AttrActivated is
 //     "false" until they accept). A 400 on add (Pipedrive documents no
