@@ -769,35 +769,36 @@ native_run() {
 	fi
 }
 
-# native: hires through the Google Workspace, GitHub and GitLab connectors (built
-# by their registry Factory) against their fakes, each hire the worker's
-# plan (create, one group or team) at concurrency 16. Unlimited: hires/s.
-# At the vendor's documented limits, which the fake enforces, and
-# Keycard's pace for them, both scaled so a run takes about 10 s (Google
-# 2,400 queries/min ×10, every request paced; GitHub 8 writes/min ×120,
-# under its 80/min secondary limit; GitLab 40 writes/min ×60, under its
-# default throttle of 7,200 requests/hour ×60, reads included): the least
+# native: hires through the native connectors (built by their registry
+# Factory) against their fakes, each hire the worker's plan (create, one
+# group or team) at concurrency 16. Unlimited: hires/s. At the vendor's
+# documented limits, which the fake enforces, and Keycard's pace for them,
+# both scaled so a run takes about 10 s (Google 2,400 queries/min ×10,
+# every request paced; GitHub 8 writes/min ×120, under its 80/min
+# secondary limit; GitLab 40 writes/min ×60, under its default throttle of
+# 7,200 requests/hour ×60, reads included; Pipedrive every request paced,
+# its burst limit of 20 per 2 s counting reads, 240/min ×10): the least
 # time the pace allows over the time taken.
 section_native() {
 	build_benchworker
-	local t
-	for t in google github gitlab; do
-		log "native: $t, 500 hires unlimited"
-		native_run "$t" -type "$t" -events 500
-		add_figure "native_${t}_hires_per_s" "$(jget hires_per_s "$WORK/native-$t.json")" hires/s "" ""
-	done
-	log "native: google, 300 hires at 2,400 queries/min ×10"
-	native_run google-limited -type google -events 300 -rate-scale 10
-	log "native: github, 100 hires at 8 writes/min ×120"
-	native_run github-limited -type github -events 100 -rate-scale 120
-	log "native: gitlab, 100 hires at 40 writes/min ×60"
-	native_run gitlab-limited -type gitlab -events 100 -rate-scale 60
-	for t in google github gitlab; do
-		local out="$WORK/native-$t-limited.json"
-		NOTES+=("native $t at its documented limit ×$(jget rate_scale "$out"): $(jget paced_requests "$out") paced requests in $(jget seconds "$out") s, the pace allows $(jget min_seconds "$out") s; $(jget rate_limited "$out") quota answers")
-		add_figure "native_${t}_limited_efficiency" "$(jget efficiency "$out")" fraction "" ">=0.90"
-		add_figure "native_${t}_429s" "$(jget rate_limited "$out")" count "" "==0"
-	done
+	native_app google 500 300 10 "2,400 queries/min"
+	native_app github 500 100 120 "8 writes/min"
+	native_app gitlab 500 100 60 "40 writes/min"
+	native_app pipedrive 500 100 10 "240 requests/min"
+}
+
+# native_app TYPE HIRES LIMITED_HIRES SCALE PACE: a native connector's two
+# runs, unlimited and at its documented limit ×SCALE, and their figures.
+native_app() {
+	local t=$1 out="$WORK/native-$1-limited.json"
+	log "native: $t, $2 hires unlimited"
+	native_run "$t" -type "$t" -events "$2"
+	add_figure "native_${t}_hires_per_s" "$(jget hires_per_s "$WORK/native-$t.json")" hires/s "" ""
+	log "native: $t, $3 hires at $5 ×$4"
+	native_run "$t-limited" -type "$t" -events "$3" -rate-scale "$4"
+	NOTES+=("native $t at its documented limit ×$(jget rate_scale "$out"): $(jget paced_requests "$out") paced requests in $(jget seconds "$out") s, the pace allows $(jget min_seconds "$out") s; $(jget rate_limited "$out") quota answers")
+	add_figure "native_${t}_limited_efficiency" "$(jget efficiency "$out")" fraction "" ">=0.90"
+	add_figure "native_${t}_429s" "$(jget rate_limited "$out")" count "" "==0"
 }
 
 # leavers: terminations behind a joiner backlog (issue 9: 57 s first in

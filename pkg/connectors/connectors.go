@@ -9,6 +9,7 @@ import (
 	"keycard/pkg/github"
 	"keycard/pkg/gitlab"
 	"keycard/pkg/google"
+	"keycard/pkg/pipedrive"
 	"keycard/pkg/scim"
 )
 
@@ -23,7 +24,9 @@ func Registry() *registry.Registry {
 		github.Factory{},
 		gitlab.Factory{},
 		registry.Simulated{Name: "discord", Why: noConnector},
-		registry.Simulated{Name: "pipedrive", Why: noConnector},
+		pipedrive.Factory{},
 		registry.Simulated{Name: registry.TypeDryRun, Why: "dryrun type: plans only, in memory"},
+		registry.Retired{Name: "invision", Why: "InVision shut down at the end of 2024 (the vendor's announcement); " +
+			"Freehand boards can be imported into Miro. Remove the app, or grant its people a miro app: README.md, section Retired applications"},
 	)
 }

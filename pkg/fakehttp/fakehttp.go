@@ -1,5 +1,6 @@
 // Package fakehttp holds what the vendor fakes (scimtest, googletest,
-// githubtest) and their clients' tests share about serving HTTP.
+// githubtest, gitlabtest, pipedrivetest) share about serving HTTP: the
+// status counter, fixed-window limits and injected failures.
 package fakehttp
 
 import (

@@ -52,7 +52,7 @@ func TestLoadExample(t *testing.T) {
 	for _, a := range cfg.Apps {
 		names = append(names, a.Name+"/"+a.Type+"/"+a.Mode)
 	}
-	if want := []string{"slack/scim/apply", "google/google/apply", "github/github/dry-run", "gitlab/gitlab/dry-run"}; !reflect.DeepEqual(names, want) {
+	if want := []string{"slack/scim/apply", "google/google/apply", "github/github/dry-run", "gitlab/gitlab/dry-run", "pipedrive/pipedrive/apply"}; !reflect.DeepEqual(names, want) {
 		t.Errorf("apps = %v, want %v", names, want)
 	}
 	google, ok := cfg.App("google")
@@ -110,6 +110,8 @@ func TestParseDefaults(t *testing.T) {
 		}},
 		{"pipedrive", func(a *App) { // no credential: dry-run
 			a.Type, a.Mode = "pipedrive", ModeDryRun
+			// Under Pipedrive's documented burst limit: a fixed ceiling.
+			a.RateLimit = RateLimit{WritesPerMinute: 240, Burst: 8, MaxWritesPerMinute: 240}
 		}},
 		{"notion", func(a *App) { a.Type, a.Mode = registry.TypeDryRun, ModeDryRun }},
 	}
@@ -178,6 +180,8 @@ func TestParseInvalid(t *testing.T) {
 		"duplicate_key.yaml":   {`:4:5: apps[0].type: duplicate key "type"`},
 		"bad_app_name.yaml":    {`:2:11: apps[0].name: "Slack_Prod": want lower-case letters`},
 		"unknown_type.yaml":    {`:3:11: apps[0].type: unknown app type "slack"; want one of scim, `},
+		"retired_type.yaml": {`:6:11: apps[1].type: app type "invision" is retired: InVision shut down at the end of 2024 (the vendor's announcement); ` +
+			`Freehand boards can be imported into Miro. Remove the app, or grant its people a miro app: README.md, section Retired applications`},
 		"missing_required.yaml": {
 			`:1:1: missing required key "policy"`,
 			`:2:5: apps[0]: missing required key "type"`,

@@ -266,8 +266,9 @@ func TestEvaluateExampleConfig(t *testing.T) {
 				"slack": {App: "slack", Account: true, Groups: []string{"eng", "everyone"}, Matched: []string{"birthright", "rules[0]"}},
 				"google": {App: "google", Account: true, Groups: []string{"all-staff", "eng"}, OrgUnit: "/Engineering", License: "1010020028",
 					Matched: []string{"birthright", "rules[0]"}},
-				"github": {App: "github", Account: true, Teams: []string{"engineering"}, Matched: []string{"rules[0]"}},
-				"gitlab": {App: "gitlab", Account: true, Groups: []string{"example/engineering", "example/everyone"}, Matched: []string{"birthright", "rules[0]"}},
+				"github":    {App: "github", Account: true, Teams: []string{"engineering"}, Matched: []string{"rules[0]"}},
+				"gitlab":    {App: "gitlab", Account: true, Groups: []string{"example/engineering", "example/everyone"}, Matched: []string{"birthright", "rules[0]"}},
+				"pipedrive": {App: "pipedrive"},
 			},
 		},
 		{
@@ -280,6 +281,7 @@ func TestEvaluateExampleConfig(t *testing.T) {
 					Matched: []string{"rules[0]", "rules[1]"}},
 				"gitlab": {App: "gitlab", Account: true, Groups: []string{"example/engineering", "example/engineering-leads", "example/everyone"},
 					Matched: []string{"birthright", "rules[0]", "rules[1]"}},
+				"pipedrive": {App: "pipedrive"},
 			},
 		},
 		{
@@ -288,8 +290,20 @@ func TestEvaluateExampleConfig(t *testing.T) {
 				"slack": {App: "slack", Account: true, Groups: []string{"contractors", "everyone"}, Matched: []string{"birthright", "rules[2]"}},
 				"google": {App: "google", Account: true, Groups: []string{"all-staff"}, License: "1010020027",
 					Matched: []string{"birthright"}},
+				"github":    {App: "github"},
+				"gitlab":    {App: "gitlab", Account: true, Groups: []string{"example/everyone"}, Matched: []string{"birthright"}},
+				"pipedrive": {App: "pipedrive"},
+			},
+		},
+		{
+			name: "sales manager", employee: with(engineer, func(e *event.Employee) { e.Department, e.JobTitle = "Sales", "Sales Manager" }),
+			want: map[string]Desired{
+				"slack":  {App: "slack", Account: true, Groups: []string{"everyone"}, Matched: []string{"birthright"}},
+				"google": {App: "google", Account: true, Groups: []string{"all-staff"}, License: "1010020027", Matched: []string{"birthright"}},
 				"github": {App: "github"},
 				"gitlab": {App: "gitlab", Account: true, Groups: []string{"example/everyone"}, Matched: []string{"birthright"}},
+				"pipedrive": {App: "pipedrive", Account: true, Teams: []string{"closers"}, OrgUnit: "/Sales", License: "Sales manager",
+					Matched: []string{"rules[3]", "rules[4]"}},
 			},
 		},
 	}

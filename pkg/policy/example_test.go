@@ -22,7 +22,7 @@ func ExampleLoad() {
 	// google: google, apply, 2400 writes/min
 	// github: github, dry-run, 8 writes/min
 	// zoom: scim, apply, 30 writes/min
-	// pipedrive: pipedrive, dry-run, 60 writes/min
+	// pipedrive: pipedrive, dry-run, 240 writes/min
 	// notion: dryrun, dry-run, 60 writes/min
 }
 

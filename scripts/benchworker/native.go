@@ -21,6 +21,8 @@ import (
 	"keycard/pkg/gitlab/gitlabtest"
 	"keycard/pkg/google"
 	"keycard/pkg/google/googletest"
+	"keycard/pkg/pipedrive"
+	"keycard/pkg/pipedrive/pipedrivetest"
 	"keycard/pkg/ratelimit"
 )
 
@@ -123,13 +125,31 @@ func newNativeApp(typ string, scale float64) (*nativeApp, error) {
 				return connector.Person{EmployeeID: id, Email: "p" + id + "@example.com", UserName: "p" + id + "@example.com", GivenName: "P", FamilyName: id, DisplayName: "P " + id}
 			},
 			want: connector.Want{Account: true, Memberships: groups, Managed: groups}}, nil
+	case pipedrive.Type:
+		opts := []pipedrivetest.Option{pipedrivetest.WithDailyBudget(1 << 40)} // the budget is a day's, not a run's
+		if scale > 0 {
+			opts = append(opts, pipedrivetest.WithRateScale(scale)) // the burst limit as documented, its window scaled
+		} else {
+			opts = append(opts, pipedrivetest.WithBurstLimit(1<<30))
+		}
+		srv := pipedrivetest.New(opts...)
+		srv.AddTeam("everyone")
+		teams := map[connector.Kind][]string{connector.Team: {"everyone"}}
+		return &nativeApp{factory: pipedrive.Factory{}, cred: srv.Token(), close: srv.Close,
+			settings: map[string]string{pipedrive.SettingBaseURL: srv.URL()},
+			stats:    func() (int, int) { s := srv.Requests(); return s.Total, s.RateLimited },
+			person: func(i int) connector.Person {
+				id := employeeID(400000, i)
+				return connector.Person{EmployeeID: id, Email: "p" + id + "@example.com", UserName: "p" + id + "@example.com"}
+			},
+			want: connector.Want{Account: true, Memberships: teams, Managed: teams}}, nil
 	}
-	return nil, fmt.Errorf("-type %q: want google, github or gitlab", typ)
+	return nil, fmt.Errorf("-type %q: want google, github, gitlab or pipedrive", typ)
 }
 
 func runNative(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("native", flag.ContinueOnError)
-	typ := fs.String("type", "google", "google, github or gitlab")
+	typ := fs.String("type", "google", "google, github, gitlab or pipedrive")
 	n := fs.Int("events", 500, "hires")
 	conc := fs.Int("concurrency", 16, "hires applied at once (the worker's handlers)")
 	scale := fs.Float64("rate-scale", 0, "0: no limits, no pacer; f > 0: the vendor's documented limits and Keycard's pace for it, ×f")

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"keycard/pkg/bamboohr/bamboohrtest"
-	"keycard/pkg/deadletter"
 	"keycard/pkg/event"
 	"keycard/pkg/github/githubtest"
 )
@@ -61,13 +60,7 @@ policy:
 	}
 	expect := func(step, want string, within time.Duration) {
 		t.Helper()
-		var got string
-		for deadline := time.Now().Add(within); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
-			if got = state(); got == want {
-				return
-			}
-		}
-		t.Fatalf("%s:\n got  %s\n want %s", step, got, want)
+		expectState(t, step, want, within, state)
 	}
 	routes := func() map[string]int { return srv.Requests().ByRoute }
 	const (
@@ -124,11 +117,7 @@ policy:
 		Status: "Active", EmploymentHistoryStatus: "Full-Time", Department: "Engineering", JobTitle: "Engineer", HireDate: "2024-03-01",
 		Fields: map[string]any{field: "dvaughan"}})
 	in.send(t, "employee.created", "2002")
-	dead := in.deadLetter(t, "dlq.github.hired."+event.EmployeeKey("2002"), 20*time.Second)
-	if dead.Get(deadletter.HeaderErrorClass) != deadletter.ClassPermanent || dead.Get(deadletter.HeaderAttempts) != "1" {
-		t.Fatalf("dead letter %v; want permanent after 1 attempt", dead)
-	}
-	reason := dead.Get(deadletter.HeaderError)
+	reason := deadLetter(t, in.natsURL, "dlq.github.hired."+event.EmployeeKey("2002"))
 	if !strings.Contains(reason, "422") || !strings.Contains(reason, "two-factor") || strings.Contains(reason, srv.Token()) {
 		t.Fatalf("dead-letter reason %q; want GitHub's 422 and its message, no token", reason)
 	}

@@ -78,13 +78,7 @@ policy:
 	}
 	expect := func(step, want string) {
 		t.Helper()
-		var got string
-		for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
-			if got = state(); got == want {
-				return
-			}
-		}
-		t.Fatalf("%s:\n got  %s\n want %s", step, got, want)
+		expectState(t, step, want, 20*time.Second, state)
 	}
 
 	in.send(t, "employee.created", "2001")

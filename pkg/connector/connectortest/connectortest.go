@@ -51,6 +51,10 @@ type Features struct {
 	// accounts read them back as the person has them, so no plan asks for
 	// an update, and Update has nothing to do (nor to fail).
 	KeepsNoAttributes bool
+	// FixedEmail: the app's API cannot change an account's e-mail (a
+	// Pipedrive user owns their login address): Update leaves it, so the
+	// suite moves the person without a new address.
+	FixedEmail bool
 }
 
 // App is a connector under test with the one control the suite needs of
@@ -236,8 +240,10 @@ func testUpdate(t *testing.T, f Features, app App) {
 	moved := p
 	moved.AccountID = a.ID
 	moved.FamilyName, moved.DisplayName, moved.Title, moved.Department = "Renamed", "Given Renamed", "Lead", "Sales"
-	moved.Email = "renamed@example.com"
-	moved.UserName = moved.Email
+	if !f.FixedEmail {
+		moved.Email = "renamed@example.com"
+		moved.UserName = moved.Email
+	}
 	mustOK(t, c.Update(ctx, a, moved), "Update")
 	mustOK(t, c.Update(ctx, a, moved), "Update again")
 	got := find(t, c, moved)
@@ -258,8 +264,10 @@ func testUpdate(t *testing.T, f Features, app App) {
 		wantFound(t, c, newAddr, a.ID, "by the new e-mail")
 	}
 	// The old address leads nowhere now: it may be someone else's later.
-	if got := find(t, c, connector.Person{EmployeeID: "e-other", Email: p.Email, UserName: p.UserName}); got != nil {
-		t.Fatalf("Find by the old e-mail = %+v; want nil", got)
+	if !f.FixedEmail {
+		if got := find(t, c, connector.Person{EmployeeID: "e-other", Email: p.Email, UserName: p.UserName}); got != nil {
+			t.Fatalf("Find by the old e-mail = %+v; want nil", got)
+		}
 	}
 }
 

@@ -165,11 +165,14 @@ func (r *Registry) Lookup(typ string) (Factory, bool) {
 	return r.factories[i], true
 }
 
-// Types lists the registered types, in registration order.
+// Types lists the registered types a file may name, in registration
+// order: retired ones are left out.
 func (r *Registry) Types() []string {
-	out := make([]string, len(r.factories))
-	for i, f := range r.factories {
-		out[i] = f.Type()
+	var out []string
+	for _, f := range r.factories {
+		if _, retired := f.(Retired); !retired {
+			out = append(out, f.Type())
+		}
 	}
 	return out
 }
@@ -201,6 +204,41 @@ func (s Simulated) Probe(context.Context, App, string, time.Duration) Probe {
 
 func (Simulated) New(context.Context, App, Deps) (connector.Connector, error) {
 	return nil, ErrNoConnector
+}
+
+// Retired is an app type Keycard no longer runs, because its vendor
+// shut the service down: a file naming it does not load. Its Validate
+// refuses the app at its type, with Why (the reason, and where the
+// README says what to do instead), so the policy loader reports it at
+// the file's line like any bad setting; the worker and provctl never see
+// such an app. One entry in the registry list is the whole retirement.
+type Retired struct {
+	Name string
+	// Why says what happened and where to read more: "InVision shut down
+	// …; see README.md#retired-apps".
+	Why string
+}
+
+// ErrRetired is the error of every retired type, its Why aside.
+var ErrRetired = errors.New("app type retired")
+
+func (r Retired) Type() string     { return r.Name }
+func (Retired) Settings() []string { return nil }
+func (Retired) Pace(App) ratelimit.Limit {
+	return ratelimit.Limit{PerMinute: DefaultWritesPerMinute, Burst: DefaultBurst}
+}
+
+func (r Retired) err() error { return fmt.Errorf("%w: %q: %s", ErrRetired, r.Name, r.Why) }
+
+func (r Retired) New(context.Context, App, Deps) (connector.Connector, error) { return nil, r.err() }
+
+// Validate refuses every app of the type, at its type.
+func (r Retired) Validate(App) error {
+	return &SettingError{Key: "type", Msg: fmt.Sprintf("app type %q is retired: %s", r.Name, r.Why)}
+}
+
+func (r Retired) Probe(context.Context, App, string, time.Duration) Probe {
+	return Probe{Label: r.Name, Err: r.err()}
 }
 
 // ProbeDeadline bounds a probe's requests to timeout. late names the

@@ -7,42 +7,6 @@ import (
 	"time"
 )
 
-// window counts requests in fixed windows, as GitHub's primary limit does:
-// the count starts again at the reset time it announces.
-type window struct {
-	limit  int
-	length time.Duration
-	start  time.Time
-	used   int
-}
-
-func newWindow(limit int, length time.Duration, now time.Time) *window {
-	return &window{limit: limit, length: length, start: now}
-}
-
-func (w *window) roll(now time.Time) {
-	if !now.Before(w.start.Add(w.length)) {
-		w.start, w.used = now, 0
-	}
-}
-
-// take counts one request, or refuses it when the window is spent.
-func (w *window) take(now time.Time) bool {
-	w.roll(now)
-	if w.used >= w.limit {
-		return false
-	}
-	w.used++
-	return true
-}
-
-func (w *window) remaining(now time.Time) int {
-	w.roll(now)
-	return max(w.limit-w.used, 0)
-}
-
-func (w *window) reset() time.Time { return w.start.Add(w.length) }
-
 // bucket is a token bucket: n requests per period, n at once.
 type bucket struct {
 	size, tokens, perSec float64
@@ -87,14 +51,9 @@ func take(bs []*bucket, now time.Time) (time.Duration, bool) {
 // rateHeaders are the primary limit headers GitHub sends on every answer.
 func (s *Server) rateHeaders(w http.ResponseWriter, now time.Time) {
 	h := w.Header()
-	h.Set("X-RateLimit-Limit", strconv.Itoa(s.primary.limit))
-	h.Set("X-RateLimit-Remaining", strconv.Itoa(s.primary.remaining(now)))
-	h.Set("X-RateLimit-Used", strconv.Itoa(s.primary.used))
-	h.Set("X-RateLimit-Reset", strconv.FormatInt(int64(math.Ceil(float64(s.primary.reset().UnixNano())/1e9)), 10))
+	h.Set("X-RateLimit-Limit", strconv.Itoa(s.primary.Limit()))
+	h.Set("X-RateLimit-Remaining", strconv.Itoa(s.primary.Remaining(now)))
+	h.Set("X-RateLimit-Used", strconv.Itoa(s.primary.Used()))
+	h.Set("X-RateLimit-Reset", strconv.FormatInt(int64(math.Ceil(float64(s.primary.Reset().UnixNano())/1e9)), 10))
 	h.Set("X-RateLimit-Resource", "core")
-}
-
-// seconds renders a wait as retry-after delay-seconds: whole, at least 1.
-func seconds(d time.Duration) string {
-	return strconv.FormatInt(max(int64(math.Ceil(d.Seconds())), 1), 10)
 }

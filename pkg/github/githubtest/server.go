@@ -42,7 +42,6 @@ import (
 	"maps"
 	"net/http"
 	"net/http/httptest"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -122,14 +121,6 @@ type Stats struct {
 	RateLimited int // primary and secondary rate-limit answers
 }
 
-// failure is an injected answer.
-type failure struct {
-	route      string // "" any route
-	status     int
-	retryAfter time.Duration
-	message    string
-}
-
 // Server is a running fake of one organisation.
 type Server struct {
 	ts       *httptest.Server
@@ -151,11 +142,11 @@ type Server struct {
 	failed      map[int64]*invitation
 	teams       map[string]*team // by slug
 	outside     map[string]bool
-	failures    []failure
+	failures    fakehttp.Failures
 	stats       Stats
-	primary     *window
+	primary     *fakehttp.Window
 	secondary   []*bucket
-	invited     *window
+	invited     *fakehttp.Window
 }
 
 // New starts a server on a loopback port. Close it when done.
@@ -187,12 +178,12 @@ func New(opts ...Option) *Server {
 		teams:       map[string]*team{},
 		outside:     map[string]bool{},
 		stats:       Stats{ByRoute: map[string]int{}, ByStatus: map[int]int{}},
-		primary:     newWindow(c.primary, scaled(time.Hour, c.scale), now),
+		primary:     fakehttp.NewWindow(c.primary, scaled(time.Hour, c.scale), now),
 		secondary: []*bucket{
 			newBucket(SecondaryPerMinute, scaled(time.Minute, c.scale), now),
 			newBucket(SecondaryPerHour, scaled(time.Hour, c.scale), now),
 		},
-		invited: newWindow(c.invitations, scaled(24*time.Hour, c.scale), now),
+		invited: fakehttp.NewWindow(c.invitations, scaled(24*time.Hour, c.scale), now),
 	}
 	s.ts = httptest.NewServer(s)
 	return s
@@ -230,9 +221,7 @@ func (s *Server) FailNext(status int, after time.Duration) { s.FailNextOn("", 1,
 func (s *Server) FailNextOn(route string, n, status int, after time.Duration, message string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for range n {
-		s.failures = append(s.failures, failure{route: route, status: status, retryAfter: after, message: message})
-	}
+	s.failures.Add(n, fakehttp.Failure{Route: route, Status: status, RetryAfter: after, Message: message})
 }
 
 // Requests returns a copy of the request counters.
@@ -270,22 +259,20 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, rt route) *apiErr
 		return e
 	}
 	now := s.now()
-	ok := s.primary.take(now)
+	ok := s.primary.Take(now)
 	s.rateHeaders(w, now)
 	if !ok {
 		s.stats.RateLimited++
 		return &apiError{status: s.limitStatus(), message: "API rate limit exceeded for user ID 1. If you reach out to GitHub Support for help, please include the request ID.",
 			doc: "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api#about-primary-rate-limits"}
 	}
-	if i := slices.IndexFunc(s.failures, func(f failure) bool { return f.route == "" || f.route == rt.name }); i >= 0 {
-		f := s.failures[i]
-		s.failures = slices.Delete(s.failures, i, i+1)
+	if f, ok := s.failures.Take(rt.name); ok {
 		return s.injected(w, f)
 	}
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		if wait, ok := take(s.secondary, now); !ok {
 			s.stats.RateLimited++
-			w.Header().Set("Retry-After", seconds(wait))
+			w.Header().Set("Retry-After", fakehttp.Seconds(wait))
 			return secondaryLimit(s.limitStatus())
 		}
 	}
@@ -317,26 +304,26 @@ func (s *Server) authenticate(r *http.Request) *apiError {
 }
 
 // injected is the answer GitHub gives with f's status.
-func (s *Server) injected(w http.ResponseWriter, f failure) *apiError {
-	if f.retryAfter > 0 {
-		w.Header().Set("Retry-After", seconds(f.retryAfter))
+func (s *Server) injected(w http.ResponseWriter, f fakehttp.Failure) *apiError {
+	if f.RetryAfter > 0 {
+		w.Header().Set("Retry-After", fakehttp.Seconds(f.RetryAfter))
 	}
-	e := &apiError{status: f.status, message: f.message}
+	e := &apiError{status: f.Status, message: f.Message}
 	switch {
-	case f.status == http.StatusTooManyRequests, f.status == http.StatusForbidden && f.retryAfter > 0:
+	case f.Status == http.StatusTooManyRequests, f.Status == http.StatusForbidden && f.RetryAfter > 0:
 		s.stats.RateLimited++
-		e = secondaryLimit(f.status)
-	case f.status == http.StatusForbidden:
+		e = secondaryLimit(f.Status)
+	case f.Status == http.StatusForbidden:
 		e.message, e.doc = "Resource not accessible by personal access token", "https://docs.github.com/rest/orgs/members"
-	case f.status == http.StatusBadRequest:
+	case f.Status == http.StatusBadRequest:
 		e.message = "Problems parsing JSON"
-	case f.status == http.StatusUnprocessableEntity:
+	case f.Status == http.StatusUnprocessableEntity:
 		e.message = "Validation Failed"
-	case f.status >= 500:
+	case f.Status >= 500:
 		e.message = "Server Error"
 	}
-	if f.message != "" {
-		e.message = f.message
+	if f.Message != "" {
+		e.message = f.Message
 	}
 	return e
 }

@@ -309,7 +309,7 @@ func (s *Server) invitationFor(login string) *invitation {
 
 // invite records an invitation, if the org's cap allows one more.
 func (s *Server) invite(u *user, email, role string, teams []string) (*invitation, *apiError) {
-	if !s.invited.take(s.now()) {
+	if !s.invited.Take(s.now()) {
 		return nil, validation("OrganizationInvitation", "unprocessable", "data", "Over invitation rate limit")
 	}
 	inv := &invitation{id: s.nextID(), user: u, email: strings.ToLower(email), role: role, teams: slices.Clone(teams), created: s.now()}
