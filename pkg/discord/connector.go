@@ -111,9 +111,9 @@ type Connector struct {
 
 // guildRoles is the guild's roles as last read.
 type guildRoles struct {
-	at     time.Time
-	byID   map[string]discordgo.Role
-	byName map[string][]discordgo.Role
+	at       time.Time
+	byID     map[string]discordgo.Role
+	byName   map[string][]discordgo.Role
 	botTop   int      // the bot's highest role position: it manages roles below it
 	botRoles []string // the bot's role ids
 }
@@ -459,13 +459,7 @@ func (k *Connector) Create(ctx context.Context, p connector.Person) (connector.A
 	if inv.Code == "" {
 		return connector.Account{}, fault.Permanent(fmt.Errorf("invite employee %s: Discord answered without an invite code", p.EmployeeID))
 	}
-	ref := inviteRef{digest: inviteDigest(k.token, k.guild, inv.Code)}
-	switch {
-	case inv.ExpiresAt != nil && !inv.ExpiresAt.IsZero():
-		ref.expires = *inv.ExpiresAt
-	case inv.MaxAge > 0:
-		ref.expires = cmpTime(inv.CreatedAt, k.now()).Add(time.Duration(inv.MaxAge) * time.Second)
-	}
+	ref := k.refOf(&inv)
 	guild := k.guild
 	if inv.Guild != nil && inv.Guild.Name != "" {
 		guild = inv.Guild.Name
@@ -480,11 +474,21 @@ func (k *Connector) Create(ctx context.Context, p connector.Person) (connector.A
 	return *k.inviteAccount(ref, StateInvited, p), nil
 }
 
-func cmpTime(t, or time.Time) time.Time {
-	if t.IsZero() {
-		return or
+// refOf is the account reference of an invite Discord returned: its
+// digest, and its expiry as Discord states it (expires_at), else as
+// created_at and max_age make it; Create and List make the same id of
+// one invite.
+func (k *Connector) refOf(inv *discordgo.Invite) inviteRef {
+	ref := inviteRef{digest: inviteDigest(k.token, k.guild, inv.Code)}
+	switch {
+	case inv.ExpiresAt != nil && !inv.ExpiresAt.IsZero():
+		ref.expires = *inv.ExpiresAt
+	case inv.MaxAge > 0 && !inv.CreatedAt.IsZero():
+		ref.expires = inv.CreatedAt.Add(time.Duration(inv.MaxAge) * time.Second)
+	case inv.MaxAge > 0:
+		ref.expires = k.now().Add(time.Duration(inv.MaxAge) * time.Second)
 	}
-	return t
+	return ref
 }
 
 // revoke deletes an invite, best effort: its own short deadline, and an
@@ -702,11 +706,7 @@ func (k *Connector) listInvites(ctx context.Context, fn func(connector.Account) 
 		if inv.Inviter == nil || inv.Inviter.ID != bot || inv.MaxUses != 1 {
 			continue
 		}
-		ref := inviteRef{digest: inviteDigest(k.token, k.guild, inv.Code)}
-		if inv.MaxAge > 0 {
-			ref.expires = cmpTime(inv.CreatedAt, k.now()).Add(time.Duration(inv.MaxAge) * time.Second)
-		}
-		a := connector.Account{ID: ref.id(), Active: true, Attributes: map[string]string{AttrState: StateInvited},
+		a := connector.Account{ID: k.refOf(inv).id(), Active: true, Attributes: map[string]string{AttrState: StateInvited},
 			Memberships: map[connector.Kind][]string{connector.Role: nil}}
 		if err := fn(a); err != nil {
 			return err

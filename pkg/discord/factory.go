@@ -1,6 +1,7 @@
 package discord
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -283,12 +284,17 @@ func (Factory) Probe(ctx context.Context, app registry.App, token string, timeou
 	if cfg.UserIDField == "" {
 		r.Notes = append(r.Notes, "no user_id_field: joiners are invited, but never linked, so they get no roles and leavers cannot be removed")
 	}
-	if d, err := deliverer(app, nil, timeout); err == nil {
-		r.Notes = append(r.Notes, "invitations: "+d.Describe())
-	} else if app.Settings[SettingDelivery] == DeliverySlack {
-		r.Notes = append(r.Notes, "invitations: Slack incoming webhook")
-	}
+	r.Notes = append(r.Notes, "invitations: "+describeDelivery(app.Settings))
 	return r
+}
+
+// describeDelivery says how invitations go, from the settings alone.
+func describeDelivery(s map[string]string) string {
+	if s[SettingDelivery] == DeliverySlack {
+		return "Slack incoming webhook (" + s[SettingSlackWebhook] + ")"
+	}
+	addr, _ := smtpAddr(s[SettingSMTPAddr])
+	return fmt.Sprintf("e-mail to the work address via %s (%s), from %s", addr, cmp.Or(s[SettingSMTPTLS], SMTPStartTLS), s[SettingSMTPFrom])
 }
 
 // permissionNotes says which of the permissions Keycard needs the bot's
