@@ -769,7 +769,7 @@ native_run() {
 	fi
 }
 
-# native: hires through the Google Workspace and GitHub connectors (built
+# native: hires through the Google Workspace, GitHub and Discord connectors (built
 # by their registry Factory) against their fakes, each hire the worker's
 # plan (create, one group or team) at concurrency 16. Unlimited: hires/s.
 # At the vendor's documented limits, which the fake enforces, and
@@ -780,7 +780,7 @@ native_run() {
 section_native() {
 	build_benchworker
 	local t
-	for t in google github; do
+	for t in google github discord; do
 		log "native: $t, 500 hires unlimited"
 		native_run "$t" -type "$t" -events 500
 		add_figure "native_${t}_hires_per_s" "$(jget hires_per_s "$WORK/native-$t.json")" hires/s "" ""
@@ -789,6 +789,13 @@ section_native() {
 	native_run google-limited -type google -events 300 -rate-scale 10
 	log "native: github, 100 hires at 8 writes/min ×120"
 	native_run github-limited -type github -events 100 -rate-scale 120
+	# Discord publishes no per-route limits: the fake's stand-ins ×10 and
+	# the adaptive pace ×10; what counts is that the client's bucket
+	# tracking leaves Discord no 429 to send.
+	log "native: discord, 100 invites, the fake's route limits and the pace ×10"
+	native_run discord-limited -type discord -events 100 -rate-scale 10
+	add_figure native_discord_limited_429s "$(jget rate_limited "$WORK/native-discord-limited.json")" count "" "==0"
+	NOTES+=("native discord ×10: $(jget paced_requests "$WORK/native-discord-limited.json") paced requests in $(jget seconds "$WORK/native-discord-limited.json") s; $(jget rate_limited "$WORK/native-discord-limited.json") 429s")
 	for t in google github; do
 		local out="$WORK/native-$t-limited.json"
 		NOTES+=("native $t at its documented limit ×$(jget rate_scale "$out"): $(jget paced_requests "$out") paced requests in $(jget seconds "$out") s, the pace allows $(jget min_seconds "$out") s; $(jget rate_limited "$out") quota answers")

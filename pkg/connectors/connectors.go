@@ -6,6 +6,7 @@ package connectors
 
 import (
 	"keycard/pkg/connector/registry"
+	"keycard/pkg/discord"
 	"keycard/pkg/github"
 	"keycard/pkg/google"
 	"keycard/pkg/scim"
@@ -21,7 +22,7 @@ func Registry() *registry.Registry {
 		google.Factory{},
 		github.Factory{},
 		registry.Simulated{Name: "gitlab", Keys: []string{"org"}, Why: noConnector},
-		registry.Simulated{Name: "discord", Why: noConnector},
+		discord.Factory{},
 		registry.Simulated{Name: "pipedrive", Why: noConnector},
 		registry.Simulated{Name: registry.TypeDryRun, Why: "dryrun type: plans only, in memory"},
 	)

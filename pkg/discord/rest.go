@@ -61,10 +61,14 @@ type rest struct {
 	filled      time.Time
 }
 
-// bucket is what Discord's headers said of one bucket.
+// bucket is what Discord's headers said of one bucket: its size, what
+// is left until reset, and its window (the longest Reset-After seen), to
+// refill it when reset passes before an answer says more.
 type bucket struct {
+	limit     int
 	remaining int
 	reset     time.Time
+	window    time.Duration
 }
 
 func newREST(hc *http.Client, base *url.URL, token string, timeout time.Duration, now func() time.Time, observe func(context.Context, ratelimit.Outcome)) *rest {
@@ -192,7 +196,13 @@ func (r *rest) reserve(c call) (time.Duration, string) {
 	if now.Before(r.globalUntil) {
 		return r.globalUntil.Sub(now), ScopeGlobal
 	}
-	if b := r.buckets[r.bucketKey(c)]; b != nil && b.remaining <= 0 && now.Before(b.reset) {
+	b := r.buckets[r.bucketKey(c)]
+	if b != nil && !now.Before(b.reset) && b.limit > 0 {
+		// A new window: as many as the bucket holds, until an answer
+		// says otherwise, and no more before the window's end.
+		b.remaining, b.reset = b.limit, now.Add(b.window)
+	}
+	if b != nil && b.remaining <= 0 && now.Before(b.reset) {
 		return b.reset.Sub(now), ScopeUser
 	}
 	if !r.filled.IsZero() {
@@ -203,7 +213,7 @@ func (r *rest) reserve(c call) (time.Duration, string) {
 		return time.Duration((1 - r.tokens) / GlobalPerSecond * float64(time.Second)), ScopeGlobal
 	}
 	r.tokens--
-	if b := r.buckets[r.bucketKey(c)]; b != nil && b.remaining > 0 {
+	if b != nil && b.remaining > 0 {
 		b.remaining-- // until the answer says better
 	}
 	return 0, ""
@@ -241,7 +251,25 @@ func (r *rest) learn(c call, h http.Header) {
 	if err1 != nil || err2 != nil || after < 0 || math.IsNaN(after) {
 		return
 	}
-	r.buckets[r.bucketKey(c)] = &bucket{remaining: remaining, reset: now.Add(min(time.Duration(after*float64(time.Second)), maxRetryHint))}
+	limit, _ := strconv.Atoi(strings.TrimSpace(h.Get("X-RateLimit-Limit")))
+	wait := min(time.Duration(after*float64(time.Second)), maxRetryHint)
+	key := r.bucketKey(c)
+	b := r.buckets[key]
+	if b == nil {
+		b = &bucket{}
+		r.buckets[key] = b
+	}
+	reset := now.Add(wait)
+	switch {
+	case reset.After(b.reset.Add(10 * time.Millisecond)):
+		// A later window than the one known: its count is the answer's.
+		b.remaining = remaining
+	case remaining < b.remaining:
+		// The same window, and fewer left than counted: answers of
+		// other requests, or another client of the bot, came between.
+		b.remaining = remaining
+	}
+	b.limit, b.reset, b.window = max(limit, 0), reset, max(b.window, wait)
 }
 
 // isNotFound reports whether err is Discord's 404 with code.

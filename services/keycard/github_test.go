@@ -8,10 +8,8 @@ import (
 	"time"
 
 	"keycard/pkg/bamboohr/bamboohrtest"
-	"keycard/pkg/deadletter"
 	"keycard/pkg/event"
 	"keycard/pkg/github/githubtest"
-	"keycard/pkg/streams"
 )
 
 // The whole pipeline for a GitHub organisation: signed webhook → ingester
@@ -62,13 +60,7 @@ policy:
 	}
 	expect := func(step, want string, within time.Duration) {
 		t.Helper()
-		var got string
-		for deadline := time.Now().Add(within); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
-			if got = state(); got == want {
-				return
-			}
-		}
-		t.Fatalf("%s:\n got  %s\n want %s", step, got, want)
+		waitState(t, state, step, want, within)
 	}
 	routes := func() map[string]int { return srv.Requests().ByRoute }
 	const (
@@ -99,9 +91,7 @@ policy:
 		t.Fatalf("the storm was not served: %+v", st)
 	}
 
-	fake.Update("2001", func(e *bamboohrtest.Employee) {
-		e.Status, e.TerminationDate = "Inactive", time.Now().UTC().Format(time.DateOnly)
-	})
+	hrTerminates(fake, "2001")
 	in.send(t, "employee.updated", "2001")
 	in.send(t, "employee.updated", "2001") // a duplicate
 	expect("terminate", "none, 0 invitations", 20*time.Second)
@@ -110,9 +100,7 @@ policy:
 		t.Fatalf("%d removals from the org; want 1 (the duplicate finds no one)", n)
 	}
 
-	fake.Update("2001", func(e *bamboohrtest.Employee) {
-		e.Status, e.TerminationDate, e.HireDate = "Active", "", time.Now().UTC().Format(time.DateOnly)
-	})
+	hrRehires(fake, "2001")
 	in.send(t, "employee.updated", "2001")
 	expect("re-hire: invited again", "pending member [everyone sales], 1 invitations", 20*time.Second)
 	if n := routes()[putMember]; n != 2 {
@@ -125,17 +113,7 @@ policy:
 		Status: "Active", EmploymentHistoryStatus: "Full-Time", Department: "Engineering", JobTitle: "Engineer", HireDate: "2024-03-01",
 		Fields: map[string]any{field: "dvaughan"}})
 	in.send(t, "employee.created", "2002")
-	var reason string
-	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline) && reason == ""; time.Sleep(50 * time.Millisecond) {
-		for _, m := range streamMsgs(t, in.natsURL, streams.DLQ) {
-			if m.Subject == "dlq.github.hired."+event.EmployeeKey("2002") {
-				if m.Header.Get(deadletter.HeaderErrorClass) != deadletter.ClassPermanent || m.Header.Get(deadletter.HeaderAttempts) != "1" {
-					t.Fatalf("dead letter %v; want permanent after 1 attempt", m.Header)
-				}
-				reason = m.Header.Get(deadletter.HeaderError)
-			}
-		}
-	}
+	reason := waitDeadLetter(t, in, "dlq.github.hired."+event.EmployeeKey("2002"))
 	if !strings.Contains(reason, "422") || !strings.Contains(reason, "two-factor") || strings.Contains(reason, srv.Token()) {
 		t.Fatalf("dead-letter reason %q; want GitHub's 422 and its message, no token", reason)
 	}
