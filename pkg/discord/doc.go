@@ -91,7 +91,8 @@
 //
 // Discord documents a global limit of 50 requests a second per bot and
 // per-route limits to be read from the answers' headers. The client keeps
-// a 50/s bucket of its own, records each route's X-RateLimit-Bucket,
+// a 50/s bucket of its own (per process: replicas sharing a bot may still
+// meet Discord's global 429, handled as below), records each route's X-RateLimit-Bucket,
 // -Remaining and -Reset-After, and waits for a spent bucket at most
 // maxInlineWait on the request's context; a longer wait, a 429 (its
 // float retry_after, else Retry-After) and a global 429 (X-RateLimit-
