@@ -304,10 +304,8 @@ func (k *Connector) permissionNotes(gr *guildRoles) []string {
 	if everyone, ok := gr.byID[k.guild]; ok {
 		perms |= everyone.Permissions
 	}
-	for _, r := range gr.byID {
-		if r.Position <= gr.botTop && r.ID != k.guild && k.botHolds(gr, r.ID) {
-			perms |= r.Permissions
-		}
+	for _, id := range gr.botRoles {
+		perms |= gr.byID[id].Permissions
 	}
 	if perms&discordgo.PermissionAdministrator != 0 {
 		return []string{"the bot is an administrator (it needs only Kick Members, Manage Roles, Create Invite and Manage Channels)"}
@@ -323,15 +321,6 @@ func (k *Connector) permissionNotes(gr *guildRoles) []string {
 		}
 	}
 	return notes
-}
-
-func (k *Connector) botHolds(gr *guildRoles, roleID string) bool {
-	for _, id := range gr.botRoles {
-		if id == roleID {
-			return true
-		}
-	}
-	return false
 }
 
 // probeDeliverer stands in for the real one in a probe, which sends

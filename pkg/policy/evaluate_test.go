@@ -266,7 +266,8 @@ func TestEvaluateExampleConfig(t *testing.T) {
 				"slack": {App: "slack", Account: true, Groups: []string{"eng", "everyone"}, Matched: []string{"birthright", "rules[0]"}},
 				"google": {App: "google", Account: true, Groups: []string{"all-staff", "eng"}, OrgUnit: "/Engineering", License: "1010020028",
 					Matched: []string{"birthright", "rules[0]"}},
-				"github": {App: "github", Account: true, Teams: []string{"engineering"}, Matched: []string{"rules[0]"}},
+				"github":  {App: "github", Account: true, Teams: []string{"engineering"}, Matched: []string{"rules[0]"}},
+				"discord": {App: "discord", Account: true, Roles: []string{"Engineering", "Staff"}, Matched: []string{"birthright", "rules[0]"}},
 			},
 		},
 		{
@@ -277,6 +278,7 @@ func TestEvaluateExampleConfig(t *testing.T) {
 					Matched: []string{"birthright", "rules[0]"}},
 				"github": {App: "github", Account: true, Teams: []string{"engineering", "engineering-managers"},
 					Matched: []string{"rules[0]", "rules[1]"}},
+				"discord": {App: "discord", Account: true, Roles: []string{"Engineering", "Staff"}, Matched: []string{"birthright", "rules[0]"}},
 			},
 		},
 		{
@@ -285,7 +287,8 @@ func TestEvaluateExampleConfig(t *testing.T) {
 				"slack": {App: "slack", Account: true, Groups: []string{"contractors", "everyone"}, Matched: []string{"birthright", "rules[2]"}},
 				"google": {App: "google", Account: true, Groups: []string{"all-staff"}, License: "1010020027",
 					Matched: []string{"birthright"}},
-				"github": {App: "github"},
+				"github":  {App: "github"},
+				"discord": {App: "discord", Account: true, Roles: []string{"Staff"}, Matched: []string{"birthright"}},
 			},
 		},
 	}

@@ -279,12 +279,13 @@ func TestSingleBinaryNormalizes(t *testing.T) {
 			}
 			got = append(got, fmt.Sprintf("%s:%s:%s:%s", r.App, r.Kind, r.Outcome, r.Mode))
 		}
-		if len(got) >= 6 {
+		if len(got) >= 8 {
 			break
 		}
 	}
 	slices.Sort(got)
 	want := []string{
+		"discord:hired:applied:dry-run", "discord:terminated:applied:dry-run",
 		"github:hired:applied:dry-run", "github:terminated:applied:dry-run",
 		"google:hired:applied:dry-run", "google:terminated:applied:dry-run",
 		"slack:hired:applied:dry-run", "slack:terminated:applied:dry-run",
@@ -367,11 +368,11 @@ func TestDemo(t *testing.T) {
 		t.Fatalf("demo events = %v, want %v (1005 starts next week)", kinds, want)
 	}
 	var audits int
-	for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline) && audits < 12; time.Sleep(50 * time.Millisecond) {
+	for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline) && audits < 16; time.Sleep(50 * time.Millisecond) {
 		audits = len(streamMsgs(t, in.natsURL, streams.Audit))
 	}
-	if audits != 12 {
-		t.Fatalf("%d audit records, want 4 people × 3 apps", audits)
+	if audits != 16 {
+		t.Fatalf("%d audit records, want 4 people × 4 apps", audits)
 	}
 }
 
