@@ -778,13 +778,26 @@ native_run() {
 # secondary limit; GitLab 40 writes/min ×60, under its default throttle of
 # 7,200 requests/hour ×60, reads included; Pipedrive every request paced,
 # its burst limit of 20 per 2 s counting reads, 240/min ×10): the least
-# time the pace allows over the time taken.
+# time the pace allows over the time taken. Discord is run on its own
+# (below).
 section_native() {
 	build_benchworker
 	native_app google 500 300 10 "2,400 queries/min"
 	native_app github 500 100 120 "8 writes/min"
 	native_app gitlab 500 100 60 "40 writes/min"
 	native_app pipedrive 500 100 10 "240 requests/min"
+	# Discord publishes no per-route limits: the fake's stand-ins ×10 and
+	# the adaptive pace ×10; what counts is that the client's bucket
+	# tracking leaves Discord no 429 to send (no efficiency: the pace
+	# adapts, so there is no least time to compare with).
+	local out="$WORK/native-discord-limited.json"
+	log "native: discord, 500 invites unlimited"
+	native_run discord -type discord -events 500
+	add_figure native_discord_hires_per_s "$(jget hires_per_s "$WORK/native-discord.json")" hires/s "" ""
+	log "native: discord, 100 invites, the fake's route limits and the pace ×10"
+	native_run discord-limited -type discord -events 100 -rate-scale 10
+	add_figure native_discord_limited_429s "$(jget rate_limited "$out")" count "" "==0"
+	NOTES+=("native discord ×10: $(jget paced_requests "$out") paced requests in $(jget seconds "$out") s; $(jget rate_limited "$out") 429s")
 }
 
 # native_app TYPE HIRES LIMITED_HIRES SCALE PACE: a native connector's two

@@ -6,6 +6,7 @@ package connectors
 
 import (
 	"keycard/pkg/connector/registry"
+	"keycard/pkg/discord"
 	"keycard/pkg/github"
 	"keycard/pkg/gitlab"
 	"keycard/pkg/google"
@@ -23,7 +24,7 @@ func Registry() *registry.Registry {
 		google.Factory{},
 		github.Factory{},
 		gitlab.Factory{},
-		registry.Simulated{Name: "discord", Why: noConnector},
+		discord.Factory{},
 		pipedrive.Factory{},
 		registry.Simulated{Name: registry.TypeDryRun, Why: "dryrun type: plans only, in memory"},
 		registry.Retired{Name: "invision", Why: "InVision shut down at the end of 2024 (the vendor's announcement); " +

@@ -52,7 +52,7 @@ func TestLoadExample(t *testing.T) {
 	for _, a := range cfg.Apps {
 		names = append(names, a.Name+"/"+a.Type+"/"+a.Mode)
 	}
-	if want := []string{"slack/scim/apply", "google/google/apply", "github/github/dry-run", "gitlab/gitlab/dry-run", "pipedrive/pipedrive/apply"}; !reflect.DeepEqual(names, want) {
+	if want := []string{"slack/scim/apply", "google/google/apply", "github/github/dry-run", "gitlab/gitlab/dry-run", "pipedrive/pipedrive/apply", "discord/discord/apply"}; !reflect.DeepEqual(names, want) {
 		t.Errorf("apps = %v, want %v", names, want)
 	}
 	google, ok := cfg.App("google")

@@ -269,6 +269,7 @@ func TestEvaluateExampleConfig(t *testing.T) {
 				"github":    {App: "github", Account: true, Teams: []string{"engineering"}, Matched: []string{"rules[0]"}},
 				"gitlab":    {App: "gitlab", Account: true, Groups: []string{"example/engineering", "example/everyone"}, Matched: []string{"birthright", "rules[0]"}},
 				"pipedrive": {App: "pipedrive"},
+				"discord":   {App: "discord", Account: true, Roles: []string{"Engineering", "Staff"}, Matched: []string{"birthright", "rules[0]"}},
 			},
 		},
 		{
@@ -282,6 +283,7 @@ func TestEvaluateExampleConfig(t *testing.T) {
 				"gitlab": {App: "gitlab", Account: true, Groups: []string{"example/engineering", "example/engineering-leads", "example/everyone"},
 					Matched: []string{"birthright", "rules[0]", "rules[1]"}},
 				"pipedrive": {App: "pipedrive"},
+				"discord":   {App: "discord", Account: true, Roles: []string{"Engineering", "Staff"}, Matched: []string{"birthright", "rules[0]"}},
 			},
 		},
 		{
@@ -292,6 +294,7 @@ func TestEvaluateExampleConfig(t *testing.T) {
 					Matched: []string{"birthright"}},
 				"github":    {App: "github"},
 				"gitlab":    {App: "gitlab", Account: true, Groups: []string{"example/everyone"}, Matched: []string{"birthright"}},
+				"discord":   {App: "discord", Account: true, Roles: []string{"Staff"}, Matched: []string{"birthright"}},
 				"pipedrive": {App: "pipedrive"},
 			},
 		},
@@ -304,6 +307,7 @@ func TestEvaluateExampleConfig(t *testing.T) {
 				"gitlab": {App: "gitlab", Account: true, Groups: []string{"example/everyone"}, Matched: []string{"birthright"}},
 				"pipedrive": {App: "pipedrive", Account: true, Teams: []string{"closers"}, OrgUnit: "/Sales", License: "Sales manager",
 					Matched: []string{"rules[3]", "rules[4]"}},
+				"discord": {App: "discord", Account: true, Roles: []string{"Staff"}, Matched: []string{"birthright"}},
 			},
 		},
 	}

@@ -276,7 +276,7 @@ func connectorFor(ctx context.Context, f registry.Factory, a policy.App, getenv 
 	if token == "" {
 		return connector.NewMemory(), true, nil
 	}
-	conn, err := f.New(ctx, a.Connector(), registry.Deps{Credential: token, Pace: pace, Observe: observe, Log: log.With().Str("app", a.Name).Logger()})
+	conn, err := f.New(ctx, a.Connector(), registry.Deps{Credential: token, Pace: pace, Observe: observe, Log: log.With().Str("app", a.Name).Logger(), Getenv: getenv})
 	switch {
 	case errors.Is(err, registry.ErrNoConnector):
 		return connector.NewMemory(), true, nil

@@ -91,9 +91,7 @@ policy:
 		t.Fatalf("the storm was not served: %+v", st)
 	}
 
-	fake.Update("2001", func(e *bamboohrtest.Employee) {
-		e.Status, e.TerminationDate = "Inactive", time.Now().UTC().Format(time.DateOnly)
-	})
+	hrTerminates(fake, "2001")
 	in.send(t, "employee.updated", "2001")
 	in.send(t, "employee.updated", "2001") // a duplicate
 	expect("terminate", "none, 0 invitations", 20*time.Second)
@@ -102,9 +100,7 @@ policy:
 		t.Fatalf("%d removals from the org; want 1 (the duplicate finds no one)", n)
 	}
 
-	fake.Update("2001", func(e *bamboohrtest.Employee) {
-		e.Status, e.TerminationDate, e.HireDate = "Active", "", time.Now().UTC().Format(time.DateOnly)
-	})
+	hrRehires(fake, "2001")
 	in.send(t, "employee.updated", "2001")
 	expect("re-hire: invited again", "pending member [everyone sales], 1 invitations", 20*time.Second)
 	if n := routes()[putMember]; n != 2 {

@@ -162,7 +162,7 @@ func (c *cli) reconcileApp(ctx context.Context, js jetstream.JetStream, store *r
 		return rep, "no credential set: the worker simulates it in memory", nil
 	}
 	conn, err := f.New(ctx, a.Connector(), registry.Deps{Credential: token, Log: zerolog.Nop(),
-		Pace: func(ctx context.Context) error { return pace(ctx, a.Name) }})
+		Pace: func(ctx context.Context) error { return pace(ctx, a.Name) }, Getenv: c.getenv})
 	if errors.Is(err, registry.ErrNoConnector) {
 		return rep, "no connector for this type yet", nil
 	}

@@ -55,6 +55,16 @@ type Features struct {
 	// Pipedrive user owns their login address): Update leaves it, so the
 	// suite moves the person without a new address.
 	FixedEmail bool
+	// Login is the login person n has in LoginField, for an app whose
+	// logins have a form of their own (Discord's numeric user ids);
+	// default "person<n>".
+	Login func(n int) string
+	// Invites: Create cannot make an account, only invite the person
+	// (Discord): the account exists once they accept, as the login
+	// LoginField holds. The suite accepts for them with App.Join right
+	// after every Create, so the other tests run on joined accounts, and
+	// Invitations checks the invitation itself.
+	Invites bool
 }
 
 // App is a connector under test with the one control the suite needs of
@@ -64,6 +74,11 @@ type App struct {
 	// Fail makes the app answer its next request with f, as the vendor
 	// would (a fake server's injected status, a Memory's FailNext).
 	Fail func(f Failure)
+	// Join makes the person p accept the invitation Create returned as a
+	// (Features.Invites), as the login p's LoginField holds; nil when a is
+	// no invitation (Create adopted a member). It fails for an invitation
+	// that was revoked.
+	Join func(p connector.Person, a connector.Account) error
 }
 
 // Failure is a vendor's error answer.
@@ -92,13 +107,48 @@ func Run(t *testing.T, f Features, newApp func(t *testing.T) App) {
 		{"ErrorClasses", testErrorClasses},
 		{"ApplyTwiceConverges", testApplyTwice},
 		{"ListCount", testListCount},
+		{"Invitations", testInvitations},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			tt.run(t, f, newApp(t))
+			app := newApp(t)
+			if f.Invites && tt.name != "Invitations" {
+				app.Connector = joining{Connector: app.Connector, app: app}
+			}
+			tt.run(t, f, app)
 		})
 	}
+}
+
+// joining is an app of Features.Invites whose people accept every
+// invitation at once: Create returns the joined account.
+type joining struct {
+	connector.Connector
+	app App
+}
+
+func (j joining) Create(ctx context.Context, p connector.Person) (connector.Account, error) {
+	a, err := j.Connector.Create(ctx, p)
+	if err != nil {
+		return a, err
+	}
+	if err := j.app.Join(p, a); err != nil {
+		return a, fmt.Errorf("join with %s: %w", a.ID, err)
+	}
+	got, err := j.Connector.Find(ctx, withID(p, a.ID))
+	if err != nil || got == nil {
+		return a, fmt.Errorf("find after joining with %s: %+v, %v", a.ID, got, err)
+	}
+	return *got, nil
+}
+
+// raw is the connector under a joining wrapper.
+func raw(c connector.Connector) connector.Connector {
+	if j, ok := c.(joining); ok {
+		return j.Connector
+	}
+	return c
 }
 
 // person is someone the suite provisions; n keeps people of one test apart.
@@ -110,9 +160,16 @@ func (f Features) person(n int) connector.Person {
 		Title: "Engineer", Department: "Engineering",
 	}
 	if f.LoginField != "" {
-		p.Custom = map[string]string{f.LoginField: fmt.Sprintf("person%d", n)}
+		p.Custom = map[string]string{f.LoginField: f.login(n)}
 	}
 	return p
+}
+
+func (f Features) login(n int) string {
+	if f.Login != nil {
+		return f.Login(n)
+	}
+	return fmt.Sprintf("person%d", n)
 }
 
 // outsider is an account for p's address made by hand at the vendor, before
@@ -444,7 +501,7 @@ func testListCount(t *testing.T, f Features, app App) {
 		ids = append(ids, create(t, c, f.person(n)).ID)
 	}
 	wantAccounts(t, c, ids...)
-	counter, ok := c.(connector.Counter)
+	counter, ok := raw(c).(connector.Counter)
 	if ok != f.Counts {
 		t.Fatalf("connector implements Counter: %v; Features say %v", ok, f.Counts)
 	}
@@ -452,6 +509,53 @@ func testListCount(t *testing.T, f Features, app App) {
 		if n, err := counter.Count(t.Context()); err != nil || n != len(ids) {
 			t.Fatalf("Count = %d, %v; want %d", n, err, len(ids))
 		}
+	}
+}
+
+// testInvitations checks an app that invites (Features.Invites): the
+// invitation is an active account, found by its stored id and adopted by
+// a retried Create (one invitation, not two); roles wait, as a Partial
+// step, until the person joins; once they have, the account is theirs,
+// found by their login; and a leaver's unused invitation is revoked.
+func testInvitations(t *testing.T, f Features, app App) {
+	if !f.Invites {
+		return
+	}
+	c, ctx := app.Connector, t.Context()
+	p := f.person(1)
+	inv := create(t, c, p)
+	if inv.ID == "" || !inv.Active {
+		t.Fatalf("Create = %+v; want an active invitation with an id", inv)
+	}
+	wantFound(t, c, withID(p, inv.ID), inv.ID, "invitation by stored id")
+	if again := create(t, c, withID(p, inv.ID)); again.ID != inv.ID {
+		t.Fatalf("Create with the invitation's id stored = %s; want %s adopted, not a second invitation", again.ID, inv.ID)
+	}
+	for _, k := range f.Kinds {
+		err := c.AddMembership(ctx, inv, k, "eng")
+		if !fault.IsPartial(err) || fault.IsPermanent(err) {
+			t.Fatalf("AddMembership(%s) before joining = %v; want a Partial error, not Permanent", k, err)
+		}
+		mustOK(t, c.RemoveMembership(ctx, inv, k, "eng"), "RemoveMembership before joining")
+	}
+	mustOK(t, app.Join(p, inv), "Join")
+	joined := find(t, c, withID(p, inv.ID))
+	if joined == nil || joined.ID != f.login(1) || !joined.Active {
+		t.Fatalf("Find after joining = %+v; want the account of login %s", joined, f.login(1))
+	}
+	for _, k := range f.Kinds {
+		mustOK(t, c.AddMembership(ctx, *joined, k, "eng"), fmt.Sprintf("AddMembership(%s) after joining", k))
+		wantMembers(t, c, p, k, "eng")
+	}
+
+	q := f.person(2)
+	left := create(t, c, q)
+	mustOK(t, c.SetActive(ctx, left, false), "SetActive(false) of an unused invitation")
+	if got := find(t, c, withID(q, left.ID)); got != nil {
+		t.Fatalf("Find after the invitation was revoked = %+v; want nil", got)
+	}
+	if err := app.Join(q, left); err == nil {
+		t.Fatal("Join with a revoked invitation succeeded")
 	}
 }
 

@@ -60,6 +60,9 @@ type Deps struct {
 	// adaptive pace's feedback.
 	Observe func(context.Context, ratelimit.Outcome)
 	Log     zerolog.Logger
+	// Getenv reads another environment variable an app's settings name
+	// (a setting ending in _env: an SMTP password); nil reads none.
+	Getenv func(string) string
 }
 
 // Probe is what a read-only credential check found (provctl apps check).
