@@ -120,7 +120,7 @@ policy:
 	}
 	expect := func(step, want string, within time.Duration) {
 		t.Helper()
-		waitState(t, state, step, want, within)
+		expectState(t, step, want, within, state)
 	}
 	routes := func() map[string]int { return srv.Requests().ByRoute }
 	const (
@@ -190,7 +190,7 @@ policy:
 	fake.Put(bamboohrtest.Employee{ID: "3002", FirstName: "Christine", LastName: "Darden", WorkEmail: "christine@example.com",
 		Status: "Active", EmploymentHistoryStatus: "Full-Time", Department: "Engineering", JobTitle: "Engineer", HireDate: "2024-03-01"})
 	in.send(t, "employee.created", "3002")
-	reason := waitDeadLetter(t, in, "dlq.discord.hired."+event.EmployeeKey("3002"))
+	reason := deadLetter(t, in.natsURL, "dlq.discord.hired."+event.EmployeeKey("3002"))
 	if !strings.Contains(reason, "403") || !strings.Contains(reason, "Missing Permissions") || strings.Contains(reason, srv.Token()) {
 		t.Fatalf("dead-letter reason %q; want Discord's 403 and its message, no token", reason)
 	}

@@ -11,9 +11,10 @@ import (
 
 // What the native connectors' lifecycle tests share.
 
-// waitState polls state until it reads want, or fails the test with what
-// it read last.
-func waitState(t *testing.T, state func() string, step, want string, within time.Duration) {
+// expectState waits up to within for state to read want, and fails the
+// step with both otherwise: the lifecycle tests' one way to wait for an
+// app to converge.
+func expectState(t *testing.T, step, want string, within time.Duration, state func() string) {
 	t.Helper()
 	var got string
 	for deadline := time.Now().Add(within); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
@@ -22,6 +23,25 @@ func waitState(t *testing.T, state func() string, step, want string, within time
 		}
 	}
 	t.Fatalf("%s:\n got  %s\n want %s", step, got, want)
+}
+
+// deadLetter waits for the dead letter on subject and returns its error;
+// it fails unless the letter is permanent, after one attempt.
+func deadLetter(t *testing.T, natsURL, subject string) string {
+	t.Helper()
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		for _, m := range streamMsgs(t, natsURL, streams.DLQ) {
+			if m.Subject != subject {
+				continue
+			}
+			if m.Header.Get(deadletter.HeaderErrorClass) != deadletter.ClassPermanent || m.Header.Get(deadletter.HeaderAttempts) != "1" {
+				t.Fatalf("dead letter %v; want permanent after 1 attempt", m.Header)
+			}
+			return m.Header.Get(deadletter.HeaderError)
+		}
+	}
+	t.Fatalf("no dead letter on %s", subject)
+	return ""
 }
 
 // hrTerminates makes employee id a leaver as of today in the fake HR.
@@ -36,23 +56,4 @@ func hrRehires(fake *bamboohrtest.Server, id string) {
 	fake.Update(id, func(e *bamboohrtest.Employee) {
 		e.Status, e.TerminationDate, e.HireDate = "Active", "", time.Now().UTC().Format(time.DateOnly)
 	})
-}
-
-// waitDeadLetter waits for the dead letter on subject and returns its
-// reason; it must be permanent, after one attempt.
-func waitDeadLetter(t *testing.T, in *instance, subject string) string {
-	t.Helper()
-	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
-		for _, m := range streamMsgs(t, in.natsURL, streams.DLQ) {
-			if m.Subject != subject {
-				continue
-			}
-			if m.Header.Get(deadletter.HeaderErrorClass) != deadletter.ClassPermanent || m.Header.Get(deadletter.HeaderAttempts) != "1" {
-				t.Fatalf("dead letter %v; want permanent after 1 attempt", m.Header)
-			}
-			return m.Header.Get(deadletter.HeaderError)
-		}
-	}
-	t.Fatalf("no dead letter on %s", subject)
-	return ""
 }
