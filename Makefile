@@ -34,6 +34,10 @@ fuzz: ## the fuzz targets only, longer: make fuzz FUZZTIME=5m
 	@FUZZTIME=$(FUZZTIME) FUZZ_ONLY=1 scripts/test.sh $(MODULES)
 
 .PHONY: bench
+.PHONY: soak
+soak: ## the cluster fault test with a longer flood: make soak SOAK_PEOPLE=2000 (default 1000)
+	set -o pipefail; cd services && KEYCARD_SOAK_PEOPLE=$(or $(SOAK_PEOPLE),1000) go test -race -count=1 -timeout 60m -run 'TestClusterFaultsLoseAndDoubleNothing' -v ./keycard/ 2>&1 | grep -v '^{'
+
 bench: ## throughput, latency and memory figures against a raw nats bench baseline
 	@scripts/bench.sh
 
