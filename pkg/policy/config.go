@@ -33,6 +33,8 @@ const (
 type Config struct {
 	Apps   []App  `yaml:"apps"`
 	Policy Policy `yaml:"policy"`
+	// Costs are the company-wide cost settings of the seat report.
+	Costs Costs `yaml:"costs"`
 	// File is the path the configuration was loaded from.
 	File string `yaml:"-"`
 
@@ -67,6 +69,11 @@ type App struct {
 	Guard Guard `yaml:"guard"`
 	// Reconcile is the scheduled comparison with what the app holds.
 	Reconcile Reconcile `yaml:"reconcile"`
+	// Tier is TierCritical or TierStandard (the default): the roll-out
+	// order, and whose leavers go first in a process running several apps.
+	Tier string `yaml:"tier"`
+	// Seat is what one account costs, if the file says; nil otherwise.
+	Seat *Seat `yaml:"seat"`
 	// Settings are the keys of the app's type (a SCIM app's profile and
 	// base_url), for its connector: the file writes them beside the
 	// common keys, and the type's factory says which it takes and checks
@@ -127,6 +134,42 @@ type Reconcile struct {
 	Every   time.Duration `yaml:"every"`
 	Fix     bool          `yaml:"fix"`
 	Orphans string        `yaml:"orphans"`
+}
+
+// The values of App.Tier.
+const (
+	TierCritical = "critical"
+	TierStandard = "standard"
+)
+
+// Seat is the price of one account in an app, Price in Currency (ISO
+// 4217) per Per (SeatPerMonth, the default, or SeatPerYear).
+type Seat struct {
+	Price    float64 `yaml:"price"`
+	Currency string  `yaml:"currency"`
+	Per      string  `yaml:"per"`
+}
+
+// The values of Seat.Per.
+const (
+	SeatPerMonth = "month"
+	SeatPerYear  = "year"
+)
+
+// Monthly is the seat's price for one month.
+func (s Seat) Monthly() float64 {
+	if s.Per == SeatPerYear {
+		return s.Price / 12
+	}
+	return s.Price
+}
+
+// Costs are the company-wide cost settings: a monthly tool budget per
+// employee in Currency, which the seat report sets the apps' total
+// against (0: none).
+type Costs struct {
+	BudgetPerEmployee float64 `yaml:"budget_per_employee"`
+	Currency          string  `yaml:"currency"`
 }
 
 // Reconcile defaults and the values of Reconcile.Orphans.

@@ -55,6 +55,16 @@ func TestLoadExample(t *testing.T) {
 	if want := []string{"slack/scim/apply", "google/google/apply", "github/github/dry-run", "gitlab/gitlab/dry-run", "pipedrive/pipedrive/apply", "discord/discord/apply"}; !reflect.DeepEqual(names, want) {
 		t.Errorf("apps = %v, want %v", names, want)
 	}
+	// Seats and tiers as the example prices them (provctl report seats).
+	if slack, ok := cfg.App("slack"); !ok || slack.Tier != TierCritical || slack.Seat == nil || slack.Seat.Monthly() != 8.75 {
+		t.Errorf("slack tier %q seat %+v, want critical at 8.75 a month", slack.Tier, slack.Seat)
+	}
+	if gh, ok := cfg.App("github"); !ok || gh.Tier != TierStandard || gh.Seat == nil || gh.Seat.Monthly() != 4 {
+		t.Errorf("github tier %q seat %+v, want standard at 48 a year = 4 a month", gh.Tier, gh.Seat)
+	}
+	if cfg.Costs != (Costs{BudgetPerEmployee: 60, Currency: "USD"}) {
+		t.Errorf("costs %+v", cfg.Costs)
+	}
 	google, ok := cfg.App("google")
 	if !ok || google.Credential() != "GOOGLE_SERVICE_ACCOUNT_JSON" || google.Settings["domain"] != "example.com" {
 		t.Errorf("App(google) = %+v, %v", google, ok)
@@ -75,6 +85,7 @@ func TestParseDefaults(t *testing.T) {
 		RateLimit: RateLimit{WritesPerMinute: registry.DefaultWritesPerMinute, Burst: registry.DefaultBurst, MaxWritesPerMinute: registry.DefaultWritesPerMinute},
 		Guard:     Guard{MaxDeactivations: DefaultMaxDeactivations, MaxShare: DefaultMaxShare, Window: DefaultWindow},
 		Reconcile: Reconcile{Every: DefaultReconcileEvery, Orphans: OrphansReport},
+		Tier:      TierStandard,
 	}
 	tests := []struct {
 		app  string
@@ -180,6 +191,13 @@ func TestParseInvalid(t *testing.T) {
 		"duplicate_key.yaml":   {`:4:5: apps[0].type: duplicate key "type"`},
 		"bad_app_name.yaml":    {`:2:11: apps[0].name: "Slack_Prod": want lower-case letters`},
 		"unknown_type.yaml":    {`:3:11: apps[0].type: unknown app type "slack"; want one of scim, `},
+		"bad_seat.yaml": {
+			`:5:11: apps[0].tier: value must be one of 'critical', 'standard'`,
+			`:6:19: apps[0].seat.price: minimum: got -1, want 0`,
+			`:6:33: apps[0].seat.currency: 'usd' does not match pattern '^[A-Z]{3}$'`,
+			`:10:11: apps[1].seat: missing required key "price"`,
+			`:10:32: apps[1].seat.per: value must be one of 'month', 'year'`,
+		},
 		"retired_type.yaml": {`:6:11: apps[1].type: app type "invision" is retired: InVision shut down at the end of 2024 (the vendor's announcement); ` +
 			`Freehand boards can be imported into Miro. Remove the app, or grant its people a miro app: README.md, section Retired applications`},
 		"missing_required.yaml": {

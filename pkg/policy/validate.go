@@ -254,6 +254,12 @@ func (v *validator) applyDefaults() {
 		if a.Reconcile.Orphans == "" {
 			a.Reconcile.Orphans = OrphansReport
 		}
+		if a.Tier == "" {
+			a.Tier = TierStandard
+		}
+		if a.Seat != nil && a.Seat.Per == "" {
+			a.Seat.Per = SeatPerMonth
+		}
 	}
 }
 
