@@ -2,6 +2,7 @@ package normalize
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"reflect"
@@ -482,5 +483,46 @@ func TestActiveIDs(t *testing.T) {
 	slices.Sort(ids)
 	if !reflect.DeepEqual(ids, []string{"200", "202"}) {
 		t.Fatalf("ActiveIDs = %v", ids)
+	}
+}
+
+// Issue 12: a normalizer killed after publishing a person's event and
+// before storing their snapshot, while HR changes the person meanwhile.
+// The restart sees no snapshot and classifies a hire again, under the
+// same event id: JetStream answers duplicate, and the normalizer adopts
+// the event it stored (not what HR says now), so the change made since
+// is published as its own event at the next sequence instead of being
+// folded into a hire the workers already have.
+func TestKilledBetweenPublishAndSnapshot(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, nil)
+	h.fake.Put(person("77"))
+	h.deliverEvent(t, "employee.created", "77")
+	h.drain(t)
+	kv, err := h.js.KeyValue(t.Context(), Bucket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The crash: the event is in HR_EVENTS, the snapshot is not stored.
+	if err := kv.Purge(t.Context(), event.EmployeeKey("77")); err != nil {
+		t.Fatal(err)
+	}
+	h.fake.Update("77", func(e *bamboohrtest.Employee) { e.Department = "Sales" })
+	h.deliverEvent(t, "employee.updated", "77") // the redelivery after the restart
+	h.drain(t)
+	evs := h.events(t)
+	if got := kinds(evs); !slices.Equal(got, []string{"77:hired:1", "77:moved:2"}) {
+		t.Fatalf("events = %v, want the hire once and the move after it", got)
+	}
+	if d := evs[1].Employee.Department; d != "Sales" {
+		t.Fatalf("the move carries department %q, want Sales", d)
+	}
+	entry, err := kv.Get(t.Context(), event.EmployeeKey("77"))
+	if err != nil {
+		t.Fatalf("snapshot not stored again: %v", err)
+	}
+	var snap Snapshot
+	if err := json.Unmarshal(entry.Value(), &snap); err != nil || snap.Sequence != 2 {
+		t.Fatalf("snapshot sequence %d (%v), want 2", snap.Sequence, err)
 	}
 }
