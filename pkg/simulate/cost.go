@@ -3,7 +3,6 @@ package simulate
 import (
 	"maps"
 	"slices"
-	"strings"
 
 	"keycard/pkg/policy"
 )
@@ -53,7 +52,9 @@ type Budget struct {
 	Excluded         []string `json:"excluded,omitempty"` // apps priced in another currency
 }
 
-// costs prices each app's seats and adds them up per currency.
+// costs prices each app's seats and adds them up per currency (the
+// schema holds currencies to ISO 4217's upper-case codes, so equal codes
+// are equal strings).
 func costs(cfg *policy.Config, apps []AppPlan, active int) Costs {
 	var out Costs
 	totals := map[string]*CurrencyTotal{}
@@ -64,7 +65,7 @@ func costs(cfg *policy.Config, apps []AppPlan, active int) Costs {
 			out.Unpriced = append(out.Unpriced, p.App)
 			continue
 		}
-		cur := strings.ToUpper(a.Seat.Currency)
+		cur := a.Seat.Currency
 		per := a.Seat.Monthly()
 		p.Cost = &AppCost{Currency: cur, PerSeat: per, Today: float64(p.SeatsToday) * per, After: float64(p.SeatsAfter) * per}
 		p.Cost.Change = p.Cost.After - p.Cost.Today
@@ -82,7 +83,7 @@ func costs(cfg *policy.Config, apps []AppPlan, active int) Costs {
 		out.Totals = append(out.Totals, *totals[cur])
 	}
 	if c := cfg.Costs; c.BudgetPerEmployee > 0 {
-		b := &Budget{Currency: strings.ToUpper(c.Currency), PerEmployee: c.BudgetPerEmployee, Employees: active}
+		b := &Budget{Currency: c.Currency, PerEmployee: c.BudgetPerEmployee, Employees: active}
 		b.Total = b.PerEmployee * float64(active)
 		for _, t := range out.Totals {
 			if t.Currency == b.Currency {
