@@ -42,6 +42,13 @@ if [ -z "${FUZZ_ONLY:-}" ]; then
   export KEYCARD_REQUIRE_PROMTOOL=1
 fi
 
+# provctl simulate's HTML report is loaded in headless Chromium; with
+# KEYCARD_REQUIRE_CHROMIUM=1 a missing one fails rather than skips.
+if [ -z "${FUZZ_ONLY:-}" ]; then
+  need chromium chromium
+  export KEYCARD_REQUIRE_CHROMIUM=1
+fi
+
 # The SCIM interop test runs a third-party SCIM server (SCIMMY, Node) from
 # pkg/scim/interop/scimmy; with KEYCARD_REQUIRE_INTEROP=1 it fails rather
 # than skips when node or the packages are missing. SCIMMY needs Node >= 16.

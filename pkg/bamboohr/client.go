@@ -79,13 +79,9 @@ func New(cfg Config) (*Client, error) {
 		maxBody:        orDefault(cfg.MaxBodyBytes, DefaultMaxBodyBytes),
 		userAgent:      orDefault(cfg.UserAgent, DefaultUserAgent),
 		fields:         strings.Join(fields, ","),
-		fieldMap: fieldMap{
-			custom:      append([]string(nil), cfg.CustomFields...),
-			contractEnd: cfg.ContractEndField,
-			timeZone:    cfg.TimeZoneField,
-		},
-		now:   cfg.Now,
-		sleep: cfg.Sleep,
+		fieldMap:       cfg.fieldMap(),
+		now:            cfg.Now,
+		sleep:          cfg.Sleep,
 	}
 	c.maxBackoff = max(c.maxBackoff, c.initialBackoff)
 	if c.hc == nil {

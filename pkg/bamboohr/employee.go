@@ -106,6 +106,23 @@ func (c *Client) Employee(ctx context.Context, id string) (Employee, error) {
 	return e, nil
 }
 
+// DecodeRecord maps one record of field values by BambooHR alias (an
+// object of the directory or of a custom report, or a row of an HR
+// export with BambooHR's column names, each cell a JSON string) to an
+// Employee exactly as Client.Employee decodes its answer: lenient values,
+// "0000-00-00" as no date, dates checked. cfg's CustomFields,
+// ContractEndField and TimeZoneField say which aliases fill Custom,
+// ContractEndDate and TimeZone; the rest of cfg is not used. It exists so
+// that a tool reading an export (provctl simulate) decodes it with the
+// client's own rules rather than a copy of them.
+func DecodeRecord(raw map[string]json.RawMessage, cfg Config) (Employee, error) {
+	return decodeEmployee(raw, cfg.fieldMap())
+}
+
+func (cfg Config) fieldMap() fieldMap {
+	return fieldMap{custom: append([]string(nil), cfg.CustomFields...), contractEnd: cfg.ContractEndField, timeZone: cfg.TimeZoneField}
+}
+
 // fieldMap says which configured aliases fill Employee.TimeZone,
 // ContractEndDate and Custom.
 type fieldMap struct {

@@ -1,6 +1,9 @@
 package event
 
-import "strings"
+import (
+	"cmp"
+	"strings"
+)
 
 // State is where a person stands on a given day, derived from a snapshot.
 // The normalizer classifies changes by it and the access policy grants by
@@ -36,4 +39,10 @@ func (e Employee) StateOn(today string) State {
 // longer counts.
 func (e Employee) ends(date, today string) bool {
 	return date != "" && date <= today && (e.HireDate == "" || date >= e.HireDate)
+}
+
+// Name is what people call e: the display name, else the preferred (or
+// first) name and the last name.
+func (e Employee) Name() string {
+	return cmp.Or(e.DisplayName, strings.TrimSpace(cmp.Or(e.PreferredName, e.FirstName)+" "+e.LastName))
 }

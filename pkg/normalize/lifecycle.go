@@ -1,6 +1,7 @@
 package normalize
 
 import (
+	"cmp"
 	"fmt"
 	"strings"
 	"time"
@@ -110,6 +111,54 @@ func (m mapping) employee(b bamboohr.Employee) event.Employee {
 		e.Custom = nil
 	}
 	return e
+}
+
+// Mapping is the normalizer's own mapping of a BambooHR record to the
+// canonical snapshot and its effective-time rules, for tools that read HR
+// without running the normalizer (provctl simulate): the same zone
+// fallback, contractor statuses and joiner/leaver clock times, so they see
+// people exactly as the workers will.
+type Mapping struct {
+	m                      mapping
+	joinerTime, leaverTime string
+}
+
+// NewMapping is the mapping of o's DefaultZone, ContractorStatuses,
+// JoinerTime and LeaverTime, with New's defaults for those left zero.
+func NewMapping(o Options) (Mapping, error) {
+	o.defaults()
+	for _, t := range []string{o.JoinerTime, o.LeaverTime} {
+		if _, err := time.Parse("15:04", t); err != nil {
+			return Mapping{}, fmt.Errorf("effective time %q: want HH:MM", t)
+		}
+	}
+	return Mapping{
+		m:          mapping{zones: &event.Zones{Fallback: o.DefaultZone}, contractorStatuses: o.ContractorStatuses},
+		joinerTime: o.JoinerTime, leaverTime: o.LeaverTime,
+	}, nil
+}
+
+// Employee is b as the normalizer snapshots it.
+func (m Mapping) Employee(b bamboohr.Employee) event.Employee { return m.m.employee(b) }
+
+// StartsAt is when e's start date takes effect (the joiner time on it in
+// e's zone: when the normalizer's schedule fires the hire); zero without
+// a start date.
+func (m Mapping) StartsAt(e event.Employee) (time.Time, error) {
+	return m.effective(e.HireDate, m.joinerTime, e.TimeZone)
+}
+
+// EndsAt is when e's termination date, else contract end date, takes
+// effect (the leaver time on it in e's zone); zero without either.
+func (m Mapping) EndsAt(e event.Employee) (time.Time, error) {
+	return m.effective(cmp.Or(e.TerminationDate, e.ContractEndDate), m.leaverTime, e.TimeZone)
+}
+
+func (m Mapping) effective(date, hhmm, zone string) (time.Time, error) {
+	if date == "" {
+		return time.Time{}, nil
+	}
+	return at(date, hhmm, m.m.zone(zone))
 }
 
 // zone resolves an IANA name from HR, falling back to the company zone

@@ -63,6 +63,9 @@ type Item struct {
 	// Steps are what the worker would do, as the audit trail writes them
 	// ("remove group eng", "deactivate").
 	Steps []string `json:"steps,omitempty"`
+	// Plan is Steps as the planner's actions, for a caller that counts
+	// them (provctl simulate); not stored: Steps says the same.
+	Plan []connector.Action `json:"-"`
 }
 
 // Report is one app's comparison.
@@ -158,7 +161,8 @@ func Compare(ctx context.Context, in Input) (Report, error) {
 		}
 		if s == nil {
 			if a.Active {
-				add(Item{Class: Orphan, AccountID: a.ID, Email: a.Email, Steps: []string{string(connector.OpDeactivate)}})
+				add(Item{Class: Orphan, AccountID: a.ID, Email: a.Email, Steps: []string{string(connector.OpDeactivate)},
+					Plan: []connector.Action{{Op: connector.OpDeactivate}}})
 			}
 			return nil
 		}
@@ -180,7 +184,7 @@ func Compare(ctx context.Context, in Input) (Report, error) {
 		if len(steps) == 0 {
 			return nil
 		}
-		it := Item{EmployeeID: e.ID, AccountID: a.ID, Email: a.Email, Steps: stepStrings(steps)}
+		it := Item{EmployeeID: e.ID, AccountID: a.ID, Email: a.Email, Steps: stepStrings(steps), Plan: steps}
 		switch {
 		case !want.Account && gone:
 			it.Class = LeaverActive
@@ -199,7 +203,7 @@ func Compare(ctx context.Context, in Input) (Report, error) {
 				if op == connector.OpRemove {
 					cls = MembershipExtra
 				}
-				add(Item{Class: cls, EmployeeID: e.ID, AccountID: a.ID, Email: a.Email, Steps: stepStrings(part)})
+				add(Item{Class: cls, EmployeeID: e.ID, AccountID: a.ID, Email: a.Email, Steps: stepStrings(part), Plan: part})
 			}
 			return nil
 		}
@@ -214,7 +218,8 @@ func Compare(ctx context.Context, in Input) (Report, error) {
 			continue
 		}
 		if want, _, _ := in.Evaluate(s.Employee); want.Account {
-			add(Item{Class: Missing, EmployeeID: s.Employee.ID, Email: s.Employee.WorkEmail, Steps: []string{string(connector.OpCreate)}})
+			add(Item{Class: Missing, EmployeeID: s.Employee.ID, Email: s.Employee.WorkEmail, Steps: []string{string(connector.OpCreate)},
+				Plan: []connector.Action{{Op: connector.OpCreate}}})
 		}
 	}
 	slices.SortStableFunc(rep.Items, func(a, b Item) int {

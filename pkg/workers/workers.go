@@ -293,11 +293,17 @@ func connectorFor(ctx context.Context, f registry.Factory, a policy.App, getenv 
 // policy grants in the app, and retired: those an earlier policy granted
 // (reconcile.PolicyState.Managed).
 func Evaluator(cfg *policy.Config, app string, f registry.Factory, retired map[connector.Kind][]string) worker.Evaluate {
+	return EvaluatorAt(cfg, app, f, retired, time.Now)
+}
+
+// EvaluatorAt is Evaluator on the clock now: a simulation evaluates
+// everyone on one chosen day.
+func EvaluatorAt(cfg *policy.Config, app string, f registry.Factory, retired map[connector.Kind][]string, now func() time.Time) worker.Evaluate {
 	managed := Managed(cfg, app, retired)
 	orgUnits, licenses := registry.Assigns(f, registry.GrantOrgUnit), registry.Assigns(f, registry.GrantLicense)
 	zones := &event.Zones{}
 	return func(e event.Employee) (connector.Want, []string, []string) {
-		res := cfg.Evaluate(e, zones.Today(e, time.Now()))
+		res := cfg.Evaluate(e, zones.Today(e, now()))
 		d := res.Apps[app]
 		want := connector.Want{Account: d.Account, Managed: managed, Memberships: map[connector.Kind][]string{
 			connector.Group: d.Groups, connector.Team: d.Teams, connector.Channel: d.Channels, connector.Role: d.Roles,

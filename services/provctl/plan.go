@@ -267,7 +267,7 @@ func granting(cfg *policy.Config, app string, matched []string, k connector.Kind
 }
 
 func personName(e event.Employee) string {
-	return cmp.Or(e.DisplayName, strings.TrimSpace(cmp.Or(e.PreferredName, e.FirstName)+" "+e.LastName))
+	return e.Name()
 }
 
 // sortedKeys is m's keys in order.

@@ -150,24 +150,9 @@ func (c *cli) readPace(cfg *policy.Config) (func(ctx context.Context, app string
 // listed (it runs simulated: there is nothing real to compare).
 func (c *cli) reconcileApp(ctx context.Context, js jetstream.JetStream, store *reconcile.Store, cfg *policy.Config, a policy.App,
 	pace func(context.Context, string) error, fix bool) (rep reconcile.Report, skipped string, err error) {
-	f, ok := c.types.Lookup(a.Type)
-	if !ok { // loadPolicy checked the file against the same registry
-		return rep, "", fmt.Errorf("no connector type %q", a.Type)
-	}
-	token := ""
-	if a.Credential() != "" {
-		token = c.getenv(a.Credential())
-	}
-	if token == "" {
-		return rep, "no credential set: the worker simulates it in memory", nil
-	}
-	conn, err := f.New(ctx, a.Connector(), registry.Deps{Credential: token, Log: zerolog.Nop(),
-		Pace: func(ctx context.Context) error { return pace(ctx, a.Name) }, Getenv: c.getenv})
-	if errors.Is(err, registry.ErrNoConnector) {
-		return rep, "no connector for this type yet", nil
-	}
-	if err != nil {
-		return rep, "", err
+	f, conn, token, skipped, err := c.openApp(ctx, a, pace)
+	if conn == nil {
+		return rep, skipped, err
 	}
 	var retired map[connector.Kind][]string
 	if store != nil {
@@ -177,18 +162,7 @@ func (c *cli) reconcileApp(ctx context.Context, js jetstream.JetStream, store *r
 		}
 		retired = st.Managed
 	}
-	start := c.now()
-	list := conn.List
-	counted := func(ctx context.Context, fn func(connector.Account) error) error {
-		n := 0
-		return list(ctx, func(acc connector.Account) error {
-			if n++; n%1000 == 0 {
-				fmt.Fprintf(c.stderr, "%s: %d accounts listed (%s)\n", a.Name, n, c.now().Sub(start).Round(time.Second))
-			}
-			return fn(acc)
-		})
-	}
-	rep, err = reconcile.Run{JS: js, Store: store, App: a.Name, Connector: listing{conn, counted}, Evaluate: workers.Evaluator(cfg, a.Name, f, retired),
+	rep, err = reconcile.Run{JS: js, Store: store, App: a.Name, Connector: listing{conn, c.listProgress(a.Name, conn.List)}, Evaluate: workers.Evaluator(cfg, a.Name, f, retired),
 		Fix: fix, DeactivateOrphans: a.Reconcile.Orphans == policy.OrphansDeactivate, Now: c.now}.Run(ctx)
 	if err != nil {
 		return rep, "", errors.New(redact.Secret(err.Error(), token)) // a vendor may echo it
@@ -198,6 +172,46 @@ func (c *cli) reconcileApp(ctx context.Context, js jetstream.JetStream, store *r
 			a.Name, plural(rep.Fixed, "re-evaluation"), reconcile.ReasonReconcile)
 	}
 	return rep, "", nil
+}
+
+// openApp builds a's connector with its credential from the environment,
+// its reads waiting on pace. Without a connector, skipped says why (no
+// credential: the worker simulates the app in memory; no connector for
+// the type yet) or err what failed.
+func (c *cli) openApp(ctx context.Context, a policy.App, pace func(context.Context, string) error) (
+	f registry.Factory, conn connector.Connector, token, skipped string, err error) {
+	f, ok := c.types.Lookup(a.Type)
+	if !ok { // loadPolicy checked the file against the same registry
+		return nil, nil, "", "", fmt.Errorf("no connector type %q", a.Type)
+	}
+	if a.Credential() != "" {
+		token = c.getenv(a.Credential())
+	}
+	if token == "" {
+		return f, nil, "", "no credential set: the worker simulates it in memory", nil
+	}
+	conn, err = f.New(ctx, a.Connector(), registry.Deps{Credential: token, Log: zerolog.Nop(),
+		Pace: func(ctx context.Context) error { return pace(ctx, a.Name) }, Getenv: c.getenv})
+	if errors.Is(err, registry.ErrNoConnector) {
+		return f, nil, "", "no connector for this type yet", nil
+	}
+	if err != nil {
+		return f, nil, "", "", err
+	}
+	return f, conn, token, "", nil
+}
+
+// listProgress is list reporting every 1,000 accounts on stderr.
+func (c *cli) listProgress(app string, list func(context.Context, func(connector.Account) error) error) func(context.Context, func(connector.Account) error) error {
+	return func(ctx context.Context, fn func(connector.Account) error) error {
+		start, n := c.now(), 0
+		return list(ctx, func(acc connector.Account) error {
+			if n++; n%1000 == 0 {
+				fmt.Fprintf(c.stderr, "%s: %d accounts listed (%s)\n", app, n, c.now().Sub(start).Round(time.Second))
+			}
+			return fn(acc)
+		})
+	}
 }
 
 // listing is a connector whose List shows progress.
