@@ -83,10 +83,13 @@ Whole company (the employees snapshot against the policy and the apps):
   reconcile [--config FILE] [--app A]... [--fix] [--details] [--json]
   reconcile status [--json]
 
+After roll-out (seats and the monthly report):
+  report seats    [--config FILE] [--json]
+
 T is RFC 3339 (2025-03-01T09:00:00Z) or a duration ago (90m, 2h, 7d).
 NATS_URL (default nats://127.0.0.1:4222) or --nats selects the server;
 --timeout (default 10s) bounds each NATS call and each app's check;
-KEYCARD_CONFIG is the default --config of explain, apps check and reconcile,
+KEYCARD_CONFIG is the default --config of explain, apps check, reconcile and report,
 and plan's --current.
 `
 
@@ -166,6 +169,12 @@ func (c *cli) dispatch(ctx context.Context, args []string) error {
 			return c.reconcileStatus(ctx, g, rest[1:])
 		}
 		return c.reconcileRun(ctx, g, rest)
+	case "report":
+		name, rest, err := sub()
+		if err != nil {
+			return err
+		}
+		return c.reportCmd(ctx, g, name, rest)
 	case "apps":
 		name, rest, err := sub()
 		if err != nil {
