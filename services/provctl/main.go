@@ -85,6 +85,7 @@ Whole company (the employees snapshot against the policy and the apps):
 
 After roll-out (seats and the monthly report):
   report seats    [--config FILE] [--json]
+  report activity (--month 2026-11 | --quarter 2026-Q4 | --year 2026) [--config FILE] [--csv FILE] [--svg FILE] [--json]
 
 T is RFC 3339 (2025-03-01T09:00:00Z) or a duration ago (90m, 2h, 7d).
 NATS_URL (default nats://127.0.0.1:4222) or --nats selects the server;

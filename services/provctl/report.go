@@ -21,8 +21,10 @@ func (c *cli) reportCmd(ctx context.Context, g globals, name string, args []stri
 	switch name {
 	case "seats":
 		return c.reportSeats(ctx, g, args)
+	case "activity":
+		return c.reportActivity(ctx, g, args)
 	}
-	return usageErrorf("report %s: unknown subcommand (seats)", name)
+	return usageErrorf("report %s: unknown subcommand (seats, activity)", name)
 }
 
 // reportSeats shows per app the people the policy grants an account
