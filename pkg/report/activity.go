@@ -176,13 +176,3 @@ func Activity(p Period, apps []string, records []worker.Record, start map[string
 	}
 	return out
 }
-
-// EffectiveAt is when e's change took effect: the later of when HR
-// observed it and when it is dated (a hire entered a week ahead counts
-// from its start, not from the typing).
-func EffectiveAt(e event.Event) time.Time {
-	if e.EffectiveAt.After(e.OccurredAt) {
-		return e.EffectiveAt
-	}
-	return e.OccurredAt
-}

@@ -113,7 +113,7 @@ func (c *cli) reportActivity(ctx context.Context, g globals, args []string) erro
 		}
 		var e event.Event
 		if json.Unmarshal(m.Data, &e) == nil && e.ID != "" {
-			start[e.ID] = report.EffectiveAt(e)
+			start[e.ID] = e.TookEffect()
 		}
 	}
 	res := activityResult{Period: p, Apps: report.Activity(p, apps, records, start)}

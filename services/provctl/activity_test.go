@@ -40,7 +40,7 @@ func TestReportActivity(t *testing.T) {
 	}
 	applied := func(app string, e event.Event, after time.Duration) worker.Record {
 		return worker.Record{App: app, EventID: e.ID, EmployeeID: e.Employee.ID, Kind: e.Kind, Sequence: e.Sequence,
-			Mode: "apply", Outcome: "applied", OccurredAt: e.OccurredAt, At: report.EffectiveAt(e).Add(after)}
+			Mode: "apply", Outcome: "applied", OccurredAt: e.OccurredAt, At: e.TookEffect().Add(after)}
 	}
 	for i, after := range []time.Duration{10 * time.Second, 20 * time.Second, 30 * time.Second, 40 * time.Second} {
 		e := newEvent(event.Hired, 1, base, employee("h"+string(rune('1'+i))), nil)
