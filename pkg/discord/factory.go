@@ -59,6 +59,9 @@ const (
 type Factory struct{}
 
 func (Factory) Type() string { return Type }
+
+// DeactivatedSeat (registry.Billing): a Discord guild is free: no member costs a seat.
+func (Factory) DeactivatedSeat(registry.App) registry.Seat { return registry.SeatFreed }
 func (Factory) Settings() []string {
 	return []string{SettingGuildID, SettingChannelID, SettingUserIDField, SettingInviteMaxAge, SettingDelivery, SettingNote,
 		SettingSMTPAddr, SettingSMTPFrom, SettingSMTPUsername, SettingSMTPPassword, SettingSMTPTLS, SettingSlackWebhook, SettingBaseURL}

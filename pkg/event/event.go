@@ -132,6 +132,17 @@ func (e Event) MarshalJSON() ([]byte, error) {
 	return json.Marshal(p)
 }
 
+// TookEffect is when e's change took effect: the later of when HR
+// observed it and when it is dated, so a hire entered a week ahead is
+// measured from its start, not from the typing (time-to-access and
+// time-to-revoke: the worker's metric and provctl report activity).
+func (e Event) TookEffect() time.Time {
+	if e.EffectiveAt.After(e.OccurredAt) {
+		return e.EffectiveAt
+	}
+	return e.OccurredAt
+}
+
 // Subject is the HR_EVENTS subject for e: Subject(e.Kind, EmployeeKey(e.Employee.ID)).
 func (e Event) Subject() string {
 	return Subject(e.Kind, EmployeeKey(e.Employee.ID))

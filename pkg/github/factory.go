@@ -38,6 +38,9 @@ const (
 type Factory struct{}
 
 func (Factory) Type() string { return Type }
+
+// DeactivatedSeat (registry.Billing): a member removed from the org no longer holds a seat (connectors.md §3.3).
+func (Factory) DeactivatedSeat(registry.App) registry.Seat { return registry.SeatFreed }
 func (Factory) Settings() []string {
 	return []string{SettingOrg, SettingLoginField, SettingBaseURL, SettingRole}
 }

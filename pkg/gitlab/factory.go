@@ -45,6 +45,9 @@ const (
 type Factory struct{}
 
 func (Factory) Type() string { return Type }
+
+// DeactivatedSeat (registry.Billing): a blocked user takes no seat (connectors.md §3.5).
+func (Factory) DeactivatedSeat(registry.App) registry.Seat { return registry.SeatFreed }
 func (Factory) Settings() []string {
 	return []string{SettingOrg, SettingBaseURL, SettingAccessLevel, SettingGroupLevels, SettingProvider, SettingExternUIDField, SettingUsernameField}
 }

@@ -60,6 +60,9 @@ var (
 
 func (Factory) Type() string { return Type }
 
+// DeactivatedSeat (registry.Billing): a suspended user is charged like an active one until deleted (connectors.md §3.6).
+func (Factory) DeactivatedSeat(registry.App) registry.Seat { return registry.SeatBilled }
+
 func (Factory) Settings() []string {
 	return []string{SettingDomain, SettingAdminEmail, SettingCustomer, SettingSSO, SettingLicenseProduct, SettingLicenseSKUs, SettingBaseURL}
 }

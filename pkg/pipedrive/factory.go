@@ -38,6 +38,9 @@ const (
 type Factory struct{}
 
 func (Factory) Type() string { return Type }
+
+// DeactivatedSeat (registry.Billing): an inactive user keeps its paid seat until an admin removes it (connectors.md §3.10).
+func (Factory) DeactivatedSeat(registry.App) registry.Seat { return registry.SeatBilled }
 func (Factory) Settings() []string {
 	return []string{SettingCompanyDomain, SettingBaseURL, SettingPermissionSet}
 }

@@ -1,11 +1,13 @@
 package policy
 
 import (
+	"cmp"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"os"
+	"slices"
 	"time"
 
 	"cel.dev/cel-go/cel"
@@ -141,6 +143,24 @@ const (
 	TierCritical = "critical"
 	TierStandard = "standard"
 )
+
+// ByTier is apps with the critical ones first, each tier in file order:
+// the order workers start in and provctl lists apps, so what a leaver
+// must lose first is served and read first.
+func ByTier(apps []App) []App {
+	out := slices.Clone(apps)
+	slices.SortStableFunc(out, func(a, b App) int {
+		return cmp.Compare(tierRank(a.Tier), tierRank(b.Tier))
+	})
+	return out
+}
+
+func tierRank(tier string) int {
+	if tier == TierCritical {
+		return 0
+	}
+	return 1
+}
 
 // Seat is the price of one account in an app, Price in Currency (ISO
 // 4217) per Per (SeatPerMonth, the default, or SeatPerYear).

@@ -480,3 +480,20 @@ func TestParseTypeFromRegistry(t *testing.T) {
 		})
 	}
 }
+
+// Critical apps come first, each tier keeps the file's order, and the
+// input is left alone.
+func TestByTier(t *testing.T) {
+	t.Parallel()
+	apps := []App{{Name: "jira", Tier: TierStandard}, {Name: "slack", Tier: TierCritical}, {Name: "figma", Tier: TierStandard}, {Name: "google", Tier: TierCritical}}
+	var got []string
+	for _, a := range ByTier(apps) {
+		got = append(got, a.Name)
+	}
+	if want := []string{"slack", "google", "jira", "figma"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("ByTier = %v, want %v", got, want)
+	}
+	if apps[0].Name != "jira" {
+		t.Errorf("ByTier reordered its input: %v", apps)
+	}
+}

@@ -34,6 +34,12 @@ type Factory struct{}
 func (Factory) Type() string       { return Type }
 func (Factory) Settings() []string { return []string{SettingProfile, SettingBaseURL} }
 
+// DeactivatedSeat is the profile's billing fact (registry.Billing).
+func (Factory) DeactivatedSeat(app registry.App) registry.Seat {
+	p, _ := ProfileByName(cmp.Or(app.Settings[SettingProfile], Generic().Name))
+	return p.DeactivatedSeat
+}
+
 // Validate checks the profile is known and the base URL is one the client
 // will use. A missing base URL waits for New: a file may name the app
 // before its URL is known, and it then runs simulated.

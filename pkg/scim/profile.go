@@ -8,6 +8,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"keycard/pkg/connector/registry"
 )
 
 // Profile is what Keycard knows about one vendor's SCIM service: where it
@@ -62,6 +64,9 @@ type Profile struct {
 	// operators deciding on a hard delete; the client never deletes on
 	// its own.
 	DeleteEffect string
+	// DeactivatedSeat is whether a deactivated account still costs a
+	// seat (the seat report); zero, SeatUnknown, where §3 is silent.
+	DeactivatedSeat registry.Seat
 	// Reactivate is how a switched-off account is switched back on.
 	Reactivate Reactivation
 	// InactiveHidden: deactivated users are missing from list and filter

@@ -3,6 +3,8 @@ package scim
 import (
 	"net/http"
 	"time"
+
+	"keycard/pkg/connector/registry"
 )
 
 // The vendor profiles. Comments name the section of
@@ -74,6 +76,8 @@ func Slack() Profile {
 		// reversible state and keeps one code path with the other vendors.
 		Deactivate:   DeactivatePatch,
 		DeleteEffect: "deactivates the user (Slack has no hard delete); reversible with active=true; deactivated members are not billed",
+		// §3.1 Deprovision: deactivated members are not billed.
+		DeactivatedSeat: registry.SeatFreed,
 		// §3.1 Idempotency: re-hire ⇒ active=true on the stored user id.
 		Reactivate: ReactivatePatch,
 		// §3.1 Idempotency: POST with the e-mail of a deactivated user fails
@@ -117,6 +121,8 @@ func Atlassian() Profile {
 		// reversible route; §7 lists checking it on a tenant as open.
 		Deactivate:   DeactivatePatch,
 		DeleteEffect: "deactivates the Atlassian account and deletes the SCIM record: later SCIM calls return 404, only a new POST re-links, reactivation is in Atlassian Administration",
+		// §3.2 Licence / data: deactivating a managed account stops billing.
+		DeactivatedSeat: registry.SeatFreed,
 		// (unverified, §7) active=true on the stored id.
 		Reactivate: ReactivatePatch,
 		// §3.2 Deprovision: Get Users does not list inactive users (ACCESS-1293).
@@ -236,6 +242,8 @@ func Notion() Profile {
 		// licence; the Notion account is not deleted.
 		Deactivate:   DeactivateDelete,
 		DeleteEffect: "removes the member from the workspace, logs out sessions, reclaims the licence; the account survives",
+		// §3.7: DELETE reclaims the licence.
+		DeactivatedSeat: registry.SeatFreed,
 		// (unverified) after DELETE the member comes back by POST.
 		Reactivate:    ReactivateByCreate,
 		MemberRemoval: RemoveByFilter,

@@ -39,7 +39,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m := &Metrics{
 		events:      metrics.CounterVec(reg, "keycard_worker_events_total", "Events handled, by app, kind and outcome (applied, noop, duplicate, stale, held, dead_lettered, retry, paused: handed back while the app is paused).", "app", "kind", "outcome"),
 		duration:    metrics.HistogramVec(reg, "keycard_worker_handle_duration_seconds", "Time to handle one event, including the app's API calls.", prometheus.ExponentialBuckets(0.001, 2, 15), "app"), // 1ms … 16s
-		endToEnd:    metrics.HistogramVec(reg, "keycard_worker_end_to_end_seconds", "From the HR change (occurred_at) to applied in the app: the time-to-provision/deprovision SLO.", []float64{0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600}, "app"),
+		endToEnd:    metrics.HistogramVec(reg, "keycard_worker_end_to_end_seconds", "From the HR change taking effect (the later of occurred_at and effective_at) to applied in the app, by kind: the time-to-access (hired, rehired) and time-to-revoke (terminated) SLO.", []float64{0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600}, "app", "kind"),
 		held:        metrics.CounterVec(reg, "keycard_worker_held_total", "Deactivations held by the blast-radius guard.", "app"),
 		limiterWait: metrics.HistogramVec(reg, "keycard_worker_rate_limit_wait_seconds", "Time a write waited for the app's pacer.", prometheus.ExponentialBuckets(0.001, 4, 10), "app"), // 1ms … 4m
 	}
@@ -60,7 +60,6 @@ type appMetrics struct {
 	app         string
 	m           *Metrics
 	duration    prometheus.Observer
-	endToEnd    prometheus.Observer
 	held        prometheus.Counter
 	limiterWait prometheus.Observer
 	lag         prometheus.Gauge
@@ -76,17 +75,23 @@ func (m *Metrics) forApp(app string) *appMetrics {
 		kinds[i] = string(k)
 	}
 	metrics.Zero(m.events, []string{app}, kinds, outcomes)
-	return &appMetrics{app: app, m: m, duration: m.duration.WithLabelValues(app), endToEnd: m.endToEnd.WithLabelValues(app),
+	for _, k := range kinds {
+		m.endToEnd.WithLabelValues(app, k) // a month without leavers shows 0, not nothing
+	}
+	return &appMetrics{app: app, m: m, duration: m.duration.WithLabelValues(app),
 		held: m.held.WithLabelValues(app), limiterWait: m.limiterWait.WithLabelValues(app),
 		lag: m.lag.WithLabelValues(app), replay: m.replay.WithLabelValues(app), deadLetters: m.deadLetters.WithLabelValues(app), heldNow: m.heldNow.WithLabelValues(app),
 		leasesLost: m.leasesLost.WithLabelValues(app)}
 }
 
-func (a *appMetrics) observe(kind, outcome string, took time.Duration, occurred, now time.Time) {
+// observe counts one handled event. effective is when its change took
+// effect: a hire entered a week ahead is measured from its start date,
+// as provctl report activity measures it.
+func (a *appMetrics) observe(kind, outcome string, took time.Duration, effective, now time.Time) {
 	a.m.events.WithLabelValues(a.app, kind, outcome).Inc()
 	a.duration.Observe(took.Seconds())
-	if outcome == "applied" && !occurred.IsZero() {
-		a.endToEnd.Observe(now.Sub(occurred).Seconds())
+	if outcome == "applied" && !effective.IsZero() {
+		a.m.endToEnd.WithLabelValues(a.app, kind).Observe(max(now.Sub(effective), 0).Seconds())
 	}
 }
 

@@ -98,7 +98,7 @@ func (w *Worker) measure(d *Delivery, took time.Duration, err error) {
 	if err != nil {
 		outcome = "retry"
 	}
-	w.metrics.observe(string(d.Event.Kind), outcome, took, d.Event.OccurredAt, w.cfg.Now())
+	w.metrics.observe(string(d.Event.Kind), outcome, took, d.Event.TookEffect(), w.cfg.Now())
 }
 
 func logPlan(d *Delivery, ev *zerolog.Event) { ev.Stringer("plan", planString(d.plan)) }

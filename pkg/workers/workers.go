@@ -243,9 +243,12 @@ func prober(f registry.Factory, a policy.App, led ledger.Ledger) func(context.Co
 	}
 }
 
+// selectApps is the apps this process runs, critical first: they are
+// set up and started first, so after a restart the apps whose leavers
+// must lose access first consume again first.
 func selectApps(cfg *policy.Config, only []string) ([]policy.App, error) {
 	if len(only) == 0 {
-		return cfg.Apps, nil
+		return policy.ByTier(cfg.Apps), nil
 	}
 	var out []policy.App
 	for _, name := range only {
@@ -255,7 +258,7 @@ func selectApps(cfg *policy.Config, only []string) ([]policy.App, error) {
 		}
 		out = append(out, cfg.Apps[i])
 	}
-	return out, nil
+	return policy.ByTier(out), nil
 }
 
 // connectorFor returns the app's connector, built by f, and whether it

@@ -98,9 +98,10 @@ func (c *cli) appsCheck(ctx context.Context, g globals, args []string) error {
 
 	// Each app on its own, each bounded by --timeout: one slow vendor
 	// does not hold up the others.
-	checks := make([]appCheck, len(cfg.Apps))
+	apps := policy.ByTier(cfg.Apps) // critical first, as every report lists them
+	checks := make([]appCheck, len(apps))
 	var wg sync.WaitGroup
-	for i, a := range cfg.Apps {
+	for i, a := range apps {
 		wg.Go(func() { checks[i] = c.probeApp(ctx, a, g.timeout) })
 	}
 	var circuits map[string]circuit.State

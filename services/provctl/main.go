@@ -86,11 +86,14 @@ Whole company (the employees snapshot against the policy and the apps):
 Before roll-out (an HR export or the live tenant, read-only; no NATS):
   simulate [--hr FILE] [--config FILE] [--accounts live | --accounts-dir DIR] [--json] [--html FILE]
            [--from DATE [--to DATE] [--latency D] [--manual-access 72h] [--manual-revoke 24h]]
+After roll-out (seats and the monthly report):
+  report seats    [--config FILE] [--json]
+  report activity (--month 2026-11 | --quarter 2026-Q4 | --year 2026) [--config FILE] [--csv FILE] [--svg FILE] [--json]
 
 T is RFC 3339 (2025-03-01T09:00:00Z) or a duration ago (90m, 2h, 7d).
 NATS_URL (default nats://127.0.0.1:4222) or --nats selects the server;
 --timeout (default 10s) bounds each NATS call and each app's check;
-KEYCARD_CONFIG is the default --config of explain, apps check, reconcile and simulate,
+KEYCARD_CONFIG is the default --config of explain, apps check, reconcile, simulate and report,
 and plan's --current.
 `
 
@@ -172,6 +175,12 @@ func (c *cli) dispatch(ctx context.Context, args []string) error {
 		return c.reconcileRun(ctx, g, rest)
 	case "simulate":
 		return c.simulate(ctx, g, rest)
+	case "report":
+		name, rest, err := sub()
+		if err != nil {
+			return err
+		}
+		return c.reportCmd(ctx, g, name, rest)
 	case "apps":
 		name, rest, err := sub()
 		if err != nil {

@@ -34,10 +34,11 @@ func (a *appList) Set(s string) error {
 	return nil
 }
 
-// selectApps returns the apps of cfg that only names, all when empty.
+// selectApps returns the apps of cfg that only names, all when empty,
+// critical first (the order every report lists them in).
 func selectApps(cfg *policy.Config, only appList) ([]policy.App, error) {
 	if len(only) == 0 {
-		return cfg.Apps, nil
+		return policy.ByTier(cfg.Apps), nil
 	}
 	var out []policy.App
 	for _, name := range only {
@@ -47,7 +48,7 @@ func selectApps(cfg *policy.Config, only appList) ([]policy.App, error) {
 		}
 		out = append(out, a)
 	}
-	return out, nil
+	return policy.ByTier(out), nil
 }
 
 // reconcileRun lists each selected app and compares it with the policy

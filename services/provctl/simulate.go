@@ -389,8 +389,6 @@ func (c *cli) printReplay(r simulate.Replay) error {
 
 func seconds(s float64) string { return strconv.FormatFloat(s, 'f', -1, 64) + " s" }
 
-func money(v float64, cur string) string { return strconv.FormatFloat(v, 'f', 2, 64) + " " + cur }
-
 func signed(v float64, cur string) string {
 	if v > 0 {
 		return "+" + money(v, cur)

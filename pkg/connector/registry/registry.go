@@ -135,6 +135,49 @@ func Assigns(f Factory, key string) bool {
 	return ok && slices.Contains(a.Assigns(), key)
 }
 
+// Seat is what a vendor does with the seat of an account Keycard
+// deactivated: the seat report counts deactivated accounts as money only
+// where the vendor keeps billing them.
+type Seat int
+
+const (
+	// SeatUnknown: the vendor documents neither; the report says so
+	// rather than guess.
+	SeatUnknown Seat = iota
+	// SeatFreed: a deactivated account costs nothing (Slack, GitLab
+	// blocked, a GitHub member removed from the org).
+	SeatFreed
+	// SeatBilled: a deactivated account still holds a paid seat until an
+	// admin deletes it or removes the seat (Google Workspace suspended,
+	// Pipedrive inactive): money a clean-up saves.
+	SeatBilled
+)
+
+func (s Seat) String() string {
+	switch s {
+	case SeatFreed:
+		return "freed"
+	case SeatBilled:
+		return "billed"
+	}
+	return "unknown"
+}
+
+// Billing is a factory that knows, from its vendor's documentation, what
+// happens to a deactivated account's seat. A factory that is not one is
+// SeatUnknown.
+type Billing interface {
+	DeactivatedSeat(App) Seat
+}
+
+// DeactivatedSeat is f's answer for app, SeatUnknown where it has none.
+func DeactivatedSeat(f Factory, app App) Seat {
+	if b, ok := f.(Billing); ok {
+		return b.DeactivatedSeat(app)
+	}
+	return SeatUnknown
+}
+
 // ErrNoConnector is New's answer for a type Keycard has no connector for
 // yet: the worker simulates the app in memory and runs it dry.
 var ErrNoConnector = errors.New("no connector for this type yet")
