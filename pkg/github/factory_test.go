@@ -2,7 +2,6 @@ package github
 
 import (
 	"context"
-	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -10,6 +9,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"keycard/pkg/connector"
+	"keycard/pkg/connector/connectortest"
 	"keycard/pkg/connector/registry"
 	"keycard/pkg/github/githubtest"
 	"keycard/pkg/ratelimit"
@@ -32,33 +32,11 @@ func TestValidate(t *testing.T) {
 		{"bad role", map[string]string{"org": "acme", "role": "owner"}, []string{"role"}},
 		{"several", map[string]string{"org": "-acme", "role": "billing_manager"}, []string{"org", "role"}},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			err := Factory{}.Validate(registry.App{Name: "github", Settings: tt.settings})
-			var keys []string
-			for _, e := range joined(err) {
-				se, ok := errors.AsType[*registry.SettingError](e)
-				if !ok {
-					t.Fatalf("problem %v is no *SettingError", e)
-				}
-				keys = append(keys, se.Key)
-			}
-			if strings.Join(keys, ",") != strings.Join(tt.bad, ",") {
-				t.Errorf("Validate = %v; want problems with %v", err, tt.bad)
-			}
-		})
+	cases := make([]connectortest.SettingsCase, len(tests))
+	for i, tt := range tests {
+		cases[i] = connectortest.SettingsCase{Name: tt.name, Settings: tt.settings, Bad: tt.bad}
 	}
-}
-
-func joined(err error) []error {
-	if err == nil {
-		return nil
-	}
-	if j, ok := err.(interface{ Unwrap() []error }); ok {
-		return j.Unwrap()
-	}
-	return []error{err}
+	connectortest.CheckSettings(t, Factory{}, "github", cases)
 }
 
 // The default pace keeps both of GitHub's secondary limits in the worst

@@ -2,7 +2,6 @@ package gitlab
 
 import (
 	"context"
-	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -10,6 +9,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"keycard/pkg/connector"
+	"keycard/pkg/connector/connectortest"
 	"keycard/pkg/connector/registry"
 	"keycard/pkg/gitlab/gitlabtest"
 	"keycard/pkg/ratelimit"
@@ -36,33 +36,11 @@ func TestValidate(t *testing.T) {
 		{"extern_uid without provider", map[string]string{"extern_uid_field": "email"}, []string{"extern_uid_field"}},
 		{"bad provider", map[string]string{"identity_provider": "saml main"}, []string{"identity_provider"}},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			err := Factory{}.Validate(registry.App{Name: "gitlab", Settings: tt.settings})
-			var keys []string
-			for _, e := range joined(err) {
-				se, ok := errors.AsType[*registry.SettingError](e)
-				if !ok {
-					t.Fatalf("problem %v is no *SettingError", e)
-				}
-				keys = append(keys, se.Key)
-			}
-			if strings.Join(keys, ",") != strings.Join(tt.bad, ",") {
-				t.Errorf("Validate = %v; want problems with %v", err, tt.bad)
-			}
-		})
+	cases := make([]connectortest.SettingsCase, len(tests))
+	for i, tt := range tests {
+		cases[i] = connectortest.SettingsCase{Name: tt.name, Settings: tt.settings, Bad: tt.bad}
 	}
-}
-
-func joined(err error) []error {
-	if err == nil {
-		return nil
-	}
-	if j, ok := err.(interface{ Unwrap() []error }); ok {
-		return j.Unwrap()
-	}
-	return []error{err}
+	connectortest.CheckSettings(t, Factory{}, "gitlab", cases)
 }
 
 // The default pace leaves room under GitLab's documented default throttle

@@ -1,11 +1,11 @@
 package pipedrive
 
 import (
-	"errors"
 	"strings"
 	"testing"
 	"time"
 
+	"keycard/pkg/connector/connectortest"
 	"keycard/pkg/connector/registry"
 	"keycard/pkg/pipedrive/pipedrivetest"
 )
@@ -25,33 +25,11 @@ func TestValidate(t *testing.T) {
 		{"plain http", map[string]string{"base_url": "http://acme.pipedrive.com/api/v1/"}, []string{"base_url"}},
 		{"several", map[string]string{"company_domain": "-acme", "base_url": "https://x:y@acme.pipedrive.com/"}, []string{"company_domain", "base_url"}},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			err := Factory{}.Validate(registry.App{Name: "pipedrive", Settings: tt.settings})
-			var keys []string
-			for _, e := range joined(err) {
-				se, ok := errors.AsType[*registry.SettingError](e)
-				if !ok {
-					t.Fatalf("problem %v is no *SettingError", e)
-				}
-				keys = append(keys, se.Key)
-			}
-			if strings.Join(keys, ",") != strings.Join(tt.bad, ",") {
-				t.Errorf("Validate = %v; want problems with %v", err, tt.bad)
-			}
-		})
+	cases := make([]connectortest.SettingsCase, len(tests))
+	for i, tt := range tests {
+		cases[i] = connectortest.SettingsCase{Name: tt.name, Settings: tt.settings, Bad: tt.bad}
 	}
-}
-
-func joined(err error) []error {
-	if err == nil {
-		return nil
-	}
-	if j, ok := err.(interface{ Unwrap() []error }); ok {
-		return j.Unwrap()
-	}
-	return []error{err}
+	connectortest.CheckSettings(t, Factory{}, "pipedrive", cases)
 }
 
 // The default pace keeps the requests of any 2-second window under
