@@ -1,13 +1,13 @@
 package google
 
 import (
-	"errors"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/rs/zerolog"
 
+	"keycard/pkg/connector/connectortest"
 	"keycard/pkg/connector/registry"
 	"keycard/pkg/google/googletest"
 	"keycard/pkg/ratelimit"
@@ -29,33 +29,11 @@ func TestFactoryValidate(t *testing.T) {
 			[]string{"domain", "admin_email", "sso", "customer", "license_skus", "base_url"}},
 		{"upper-case domain", map[string]string{"domain": "Example.com"}, []string{"domain"}},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			err := Factory{}.Validate(registry.App{Name: "google", Settings: tt.settings})
-			var got []string
-			for _, e := range leaves(err) {
-				se, ok := errors.AsType[*registry.SettingError](e)
-				if !ok {
-					t.Fatalf("%v is no *SettingError", e)
-				}
-				got = append(got, se.Key)
-			}
-			if strings.Join(got, ",") != strings.Join(tt.badKeys, ",") {
-				t.Errorf("refused %v; want %v (%v)", got, tt.badKeys, err)
-			}
-		})
+	cases := make([]connectortest.SettingsCase, len(tests))
+	for i, tt := range tests {
+		cases[i] = connectortest.SettingsCase{Name: tt.name, Settings: tt.settings, Bad: tt.badKeys}
 	}
-}
-
-func leaves(err error) []error {
-	if err == nil {
-		return nil
-	}
-	if j, ok := err.(interface{ Unwrap() []error }); ok {
-		return j.Unwrap()
-	}
-	return []error{err}
+	connectortest.CheckSettings(t, Factory{}, "google", cases)
 }
 
 func TestFactoryDescribesItself(t *testing.T) {
