@@ -65,7 +65,11 @@ func (n *Normalizer) durable(stream, name, filter string, slots int) consume.Dur
 		FilterSubject: filter,
 		AckPolicy:     jetstream.AckExplicitPolicy,
 		AckWait:       n.opts.AckWait,
-		MaxDeliver:    n.opts.MaxDeliver,
+		// The server never gives up (-1): the dead letters count
+		// MaxDeliver. A delivery lost in flight (a pull cut short after
+		// the server sent it) counts as one too, and were it the last the
+		// server would drop the message with no dead letter.
+		MaxDeliver:    -1,
 		MaxAckPending: slots * 4,
 		DeliverPolicy: jetstream.DeliverAllPolicy,
 	}
