@@ -31,6 +31,12 @@ type Settings struct {
 	ContractorStatuses []string      `envconfig:"KEYCARD_CONTRACTOR_STATUSES" default:"Contractor,Contract,Freelance"`
 	Concurrency        int           `envconfig:"KEYCARD_NORMALIZER_CONCURRENCY" default:"16"`
 	MaxDeliver         int           `envconfig:"KEYCARD_NORMALIZER_MAX_DELIVER" default:"20"`
+	// AckWait is how soon a delivery a killed normalizer was handling
+	// comes back. A handling renews it between its BambooHR retries, but
+	// one call may take the client's whole timeout: under a minute it
+	// can be handled twice (harmless: the event's id and the snapshot's
+	// revision make it once).
+	AckWait time.Duration `envconfig:"KEYCARD_NORMALIZER_ACK_WAIT" default:"1m"`
 	PollInterval       time.Duration `envconfig:"KEYCARD_POLL_INTERVAL" default:"5m"`
 	SweepInterval      time.Duration `envconfig:"KEYCARD_SWEEP_INTERVAL" default:"24h"`
 }
@@ -60,6 +66,7 @@ func Serve(ctx context.Context, js jetstream.JetStream, s Settings, replicas int
 	n, err := New(ctx, js, api, Options{
 		Replicas: replicas, DefaultZone: zone, ContractorStatuses: s.ContractorStatuses,
 		JoinerTime: s.JoinerTime, LeaverTime: s.LeaverTime, Concurrency: s.Concurrency, MaxDeliver: s.MaxDeliver,
+		AckWait: s.AckWait,
 	}, log, reg)
 	if err != nil {
 		return err

@@ -149,7 +149,10 @@ policy:
 		"KEYCARD_METRICS_ADDR=127.0.0.1:0", "KEYCARD_LOG_FORMAT=json", "KEYCARD_LOG_LEVEL=info")
 	ingesterEnv := append(slices.Clone(base), "BAMBOOHR_WEBHOOK_KEY="+key, "KEYCARD_HTTP_ADDR=127.0.0.1:0")
 	normalizerEnv := append(slices.Clone(base), "BAMBOOHR_API_URL="+fake.URL(), "BAMBOOHR_API_KEY="+fake.APIKey(),
-		"BAMBOOHR_COMPANY="+fake.Company(), "KEYCARD_POLL_INTERVAL=1h", "KEYCARD_SWEEP_INTERVAL=-1s")
+		"BAMBOOHR_COMPANY="+fake.Company(), "KEYCARD_POLL_INTERVAL=1h", "KEYCARD_SWEEP_INTERVAL=-1s",
+		// What the killed normalizer was handling comes back after this
+		// (default 1m).
+		"KEYCARD_NORMALIZER_ACK_WAIT=5s")
 	workerEnv := func(instance string) []string {
 		return append(slices.Clone(base), "KEYCARD_CONFIG="+cfg, "TOKEN_SLACK="+srv.Token(), "KEYCARD_INSTANCE_ID="+instance,
 			"KEYCARD_WORKER_LEASE=2s", "KEYCARD_WORKER_ACK_WAIT=5s", "KEYCARD_WORKER_CONCURRENCY=8",
