@@ -27,6 +27,8 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
+
+	"keycard/pkg/streams"
 )
 
 // Reason is why a circuit opened.
@@ -225,7 +227,8 @@ type Breaker struct {
 // starts while the app is paused starts paused.
 func New(ctx context.Context, kv jetstream.KeyValue, cfg Config) (*Breaker, error) {
 	cfg.defaults()
-	st, _, err := read(ctx, kv, cfg.App)
+	var st State
+	err := streams.AwaitLeader(ctx, func() (err error) { st, _, err = read(ctx, kv, cfg.App); return err })
 	if err != nil {
 		return nil, err
 	}

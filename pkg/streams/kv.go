@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -35,6 +37,26 @@ func EachValue(ctx context.Context, js jetstream.JetStream, bucket, filter strin
 			if err := fn(entry); err != nil {
 				return err
 			}
+		}
+	}
+}
+
+// AwaitLeader runs read until it answers or ctx ends, again while the
+// server says nobody answers (a stream or bucket just created on a
+// cluster, before its leader is elected): start-up reads wait the
+// election out instead of failing the process.
+func AwaitLeader(ctx context.Context, read func() error) error {
+	for {
+		err := read()
+		if !errors.Is(err, nats.ErrNoResponders) || ctx.Err() != nil {
+			return err
+		}
+		t := time.NewTimer(100 * time.Millisecond)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return err
+		case <-t.C:
 		}
 	}
 }

@@ -29,6 +29,7 @@ import (
 	"keycard/pkg/policy"
 	"keycard/pkg/ratelimit"
 	"keycard/pkg/reconcile"
+	"keycard/pkg/streams"
 	"keycard/pkg/worker"
 )
 
@@ -181,7 +182,11 @@ func Serve(ctx context.Context, js jetstream.JetStream, cfg *policy.Config, s Se
 		}
 		// Memberships an earlier policy granted stay Keycard's to remove
 		// (a tool swap's old group), so the evaluator manages them too.
-		applied, rev, err := store.Policy(setup, a.Name)
+		var (
+			applied reconcile.PolicyState
+			rev     uint64
+		)
+		err = streams.AwaitLeader(setup, func() (err error) { applied, rev, err = store.Policy(setup, a.Name); return err })
 		if err != nil {
 			return err
 		}
