@@ -25,20 +25,20 @@ type Settings struct {
 	ContractEndField string   `envconfig:"BAMBOOHR_CONTRACT_END_FIELD"`
 	TimeZoneField    string   `envconfig:"BAMBOOHR_TIME_ZONE_FIELD"`
 
-	TimeZone           string        `envconfig:"KEYCARD_TIME_ZONE" default:"UTC"`
-	JoinerTime         string        `envconfig:"KEYCARD_JOINER_TIME" default:"00:00"`
-	LeaverTime         string        `envconfig:"KEYCARD_LEAVER_TIME" default:"18:00"`
-	ContractorStatuses []string      `envconfig:"KEYCARD_CONTRACTOR_STATUSES" default:"Contractor,Contract,Freelance"`
-	Concurrency        int           `envconfig:"KEYCARD_NORMALIZER_CONCURRENCY" default:"16"`
-	MaxDeliver         int           `envconfig:"KEYCARD_NORMALIZER_MAX_DELIVER" default:"20"`
+	TimeZone           string   `envconfig:"KEYCARD_TIME_ZONE" default:"UTC"`
+	JoinerTime         string   `envconfig:"KEYCARD_JOINER_TIME" default:"00:00"`
+	LeaverTime         string   `envconfig:"KEYCARD_LEAVER_TIME" default:"18:00"`
+	ContractorStatuses []string `envconfig:"KEYCARD_CONTRACTOR_STATUSES" default:"Contractor,Contract,Freelance"`
+	Concurrency        int      `envconfig:"KEYCARD_NORMALIZER_CONCURRENCY" default:"16"`
+	MaxDeliver         int      `envconfig:"KEYCARD_NORMALIZER_MAX_DELIVER" default:"20"`
 	// AckWait is how soon a delivery a killed normalizer was handling
 	// comes back. A handling renews it between its BambooHR retries, but
 	// one call may take the client's whole timeout: under a minute it
 	// can be handled twice (harmless: the event's id and the snapshot's
 	// revision make it once).
-	AckWait time.Duration `envconfig:"KEYCARD_NORMALIZER_ACK_WAIT" default:"1m"`
-	PollInterval       time.Duration `envconfig:"KEYCARD_POLL_INTERVAL" default:"5m"`
-	SweepInterval      time.Duration `envconfig:"KEYCARD_SWEEP_INTERVAL" default:"24h"`
+	AckWait       time.Duration `envconfig:"KEYCARD_NORMALIZER_ACK_WAIT" default:"1m"`
+	PollInterval  time.Duration `envconfig:"KEYCARD_POLL_INTERVAL" default:"5m"`
+	SweepInterval time.Duration `envconfig:"KEYCARD_SWEEP_INTERVAL" default:"24h"`
 }
 
 // Configured says whether a BambooHR tenant is set. Without one, the
