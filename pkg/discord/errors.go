@@ -123,12 +123,6 @@ func (e *Error) Throttled() bool {
 	return e.Status == http.StatusTooManyRequests && e.Scope != ScopeShared
 }
 
-// IsCode reports whether err is Discord's answer with JSON code code.
-func IsCode(err error, code int) bool {
-	e, ok := errors.AsType[*Error](err)
-	return ok && e.Code == code
-}
-
 // limitAnswer is a 429's body (docs/topics/rate-limits): retry_after is
 // float seconds.
 type limitAnswer struct {

@@ -78,9 +78,6 @@ type config struct {
 	intent bool
 }
 
-// WithToken sets the bot token the server accepts; by default a random one.
-func WithToken(token string) Option { return func(c *config) { c.token = token } }
-
 // WithClock sets the clock behind rate limits, invite expiry and
 // timestamps.
 func WithClock(now func() time.Time) Option { return func(c *config) { c.now = now } }

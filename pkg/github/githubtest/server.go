@@ -75,9 +75,6 @@ type config struct {
 	echoAuth    bool
 }
 
-// WithOrg names the organisation (default "acme").
-func WithOrg(org string) Option { return func(c *config) { c.org = org } }
-
 // WithToken sets the token the server accepts; by default a random one.
 func WithToken(token string) Option { return func(c *config) { c.token = token } }
 
@@ -97,9 +94,6 @@ func WithBasePath(p string) Option {
 // WithPrimaryLimit sets the requests an hour the token may make (default
 // PrimaryPerHour).
 func WithPrimaryLimit(n int) Option { return func(c *config) { c.primary = n } }
-
-// WithNewOrg caps invitations at NewOrgInvitationsDay.
-func WithNewOrg() Option { return func(c *config) { c.invitations = NewOrgInvitationsDay } }
 
 // WithInvitationCap caps invitations at n in 24 hours.
 func WithInvitationCap(n int) Option { return func(c *config) { c.invitations = n } }

@@ -82,12 +82,6 @@ type config struct {
 	period    time.Duration
 }
 
-// WithToken sets the administrator's token; by default a random one.
-func WithToken(token string) Option { return func(c *config) { c.token = token } }
-
-// WithClock sets the clock behind the throttle and timestamps.
-func WithClock(now func() time.Time) Option { return func(c *config) { c.now = now } }
-
 // WithRateScale makes the throttle's period f times shorter (an hour lasts
 // 3.6 s at 1000); the counts stay as configured. f <= 0 means 1.
 func WithRateScale(f float64) Option { return func(c *config) { c.scale = f } }

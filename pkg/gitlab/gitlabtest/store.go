@@ -53,14 +53,6 @@ type user struct {
 // users; blocked, deactivated and banned ones are free.
 func (u *user) billable() bool { return u.state == StateActive && !u.bot }
 
-func (u *user) identity(provider string) (identity, bool) {
-	i := slices.IndexFunc(u.identities, func(id identity) bool { return id.provider == provider })
-	if i < 0 {
-		return identity{}, false
-	}
-	return u.identities[i], true
-}
-
 func (u *user) hasEmail(email string) bool {
 	email = strings.ToLower(email)
 	return u.email == email || slices.Contains(u.secondary, email)

@@ -60,17 +60,6 @@ type config struct {
 	delegated   []string
 }
 
-// WithDomain sets the primary domain (default example.com).
-func WithDomain(d string) Option { return func(c *config) { c.domain = strings.ToLower(d) } }
-
-// WithAdmin sets the super admin the service account may impersonate
-// (default admin@<domain>). The admin is no directory user: a tenant's
-// listing starts empty.
-func WithAdmin(email string) Option { return func(c *config) { c.admin = strings.ToLower(email) } }
-
-// WithClock sets the clock behind the quota and token expiry.
-func WithClock(now func() time.Time) Option { return func(c *config) { c.now = now } }
-
 // WithRateScale multiplies the quota's refill rate by f (f > 1 refills
 // faster); the bucket holds a minute's quota as documented. f <= 0 means 1.
 func WithRateScale(f float64) Option { return func(c *config) { c.scale = f } }

@@ -84,13 +84,6 @@ type config struct {
 	budget int
 }
 
-// WithToken sets the API token the server accepts; by default a random
-// one of 40 hex digits, as Pipedrive's are.
-func WithToken(token string) Option { return func(c *config) { c.token = token } }
-
-// WithCompanyDomain names the company's subdomain (default "acme").
-func WithCompanyDomain(d string) Option { return func(c *config) { c.domain = d } }
-
 // WithClock sets the clock behind the limits and timestamps.
 func WithClock(now func() time.Time) Option { return func(c *config) { c.now = now } }
 
